@@ -1,0 +1,60 @@
+# Entry points for "Implicit Models, Executable". The README's two commands are `make book` and
+# `make test`; both set up the environment first (a virtualenv in .venv).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PROFILE ?= cpu
+STAMP := $(VENV)/.installed
+
+.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student lint clean browser
+
+setup: $(STAMP)
+
+# Without a GPU the CPU build of torch is installed first, so that nothing pulls a multi-GB CUDA
+# build; with a GPU, pip picks the default (CUDA) build that the pyproject range admits.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	if ! command -v nvidia-smi >/dev/null 2>&1; then \
+		$(BIN)/python -m pip install --quiet "torch==2.13.0"; fi
+	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+	touch $(STAMP)
+
+# The executed book in the `cpu` profile (what the published pages show), into _build/html.
+book: setup
+	IMPLICIT_EDU_PROFILE=$(PROFILE) $(BIN)/jupyter-book build . -W -n --keep-going
+
+# The same in the `smoke` profile, into _build/smoke (seconds per chapter).
+book-smoke: setup
+	IMPLICIT_EDU_PROFILE=smoke $(BIN)/jupyter-book build . --path-output _build/smoke -W -n --keep-going
+
+# Headless Chromium for the tests that open the built pages in a real browser.
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium) \
+		|| echo "could not install chromium: install it, or set IMPLICIT_EDU_SKIP_BROWSER=1"
+
+# The whole test suite: package, exercises, notebooks, and the book built in the `smoke` profile.
+test: setup browser
+	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not book"
+
+# Regenerate the Colab bootstrap cells and the output-free .ipynb twins from the .md sources.
+notebooks: setup
+	$(BIN)/python tools/notebooks.py sync
+
+check-notebooks: setup
+	$(BIN)/python tools/notebooks.py check
+
+# Student copies (solutions removed, checks kept) into _build/student.
+student: setup
+	$(BIN)/python tools/notebooks.py student _build/student
+
+lint: setup
+	$(BIN)/ruff check implicit_edu tests tools
+	$(BIN)/ruff format --check implicit_edu tests tools
+
+clean:
+	rm -rf _build

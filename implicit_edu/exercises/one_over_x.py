@@ -1,0 +1,92 @@
+"""Checks for the exercises of chapter 2, "The 1/x operator"."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from implicit_edu.exercises._common import (
+    as_tensor,
+    assert_close,
+    correct,
+    require_callable,
+    require_number,
+)
+
+
+def _probe_points() -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(7)
+    y = torch.randn(16, generator=g, dtype=torch.float64) * 3
+    x = torch.rand(16, generator=g, dtype=torch.float64) * 1.5 + 0.05
+    return y, x
+
+
+def check_operator(G) -> bool:
+    """Exercise: the operator ``G(y, x, eta) = y − η (x y − 1)``."""
+    G = require_callable(G, "G(y, x, eta)")
+    y, x = _probe_points()
+    for eta in (0.5, 1.0, 1.7):
+        got = as_tensor(G(y, x, eta), f"G(y, x, eta={eta})")
+        assert_close(got, y - eta * (x * y - 1.0), f"G(y, x, eta={eta})")
+    fixed = as_tensor(G(1.0 / x, x, 0.5), "G(1/x, x, 0.5)")
+    assert_close(fixed, 1.0 / x, "1/x should be a fixed point of G")
+    return correct("the 1/x operator")
+
+
+def check_largest_step(eta_max) -> bool:
+    """Exercise: the supremum of the step sizes η for which iteration converges on all of (0, 1]."""
+    value = require_number(eta_max, "eta_max")
+    if math.isclose(value, 1.0):
+        raise AssertionError(
+            "eta_max = 1 is the paper's sufficient condition, not the largest step: "
+            "look at |1 − η x| < 1 for every x in (0, 1]."
+        )
+    assert math.isclose(value, 2.0, rel_tol=1e-9), (
+        f"eta_max = {value} is not right: the iteration converges at x iff |1 − η x| < 1; "
+        "which η make this true for every x in (0, 1]?"
+    )
+    return correct("the largest step size")
+
+
+def required_iterations(x: float, eta: float, rel_tol: float) -> int:
+    """The least t with ``|y_t(x) − 1/x| ≤ rel_tol / x`` from ``y₀ = 0``: ``|1 − η x|^t ≤ rel_tol``."""
+    return math.ceil(math.log(rel_tol) / math.log(abs(1.0 - eta * x)))
+
+
+def check_iterations(t) -> bool:
+    """Exercise: iterations to a relative error of 1e-6 at x = 0.1 with η = 0.5, from y₀ = 0."""
+    value = require_number(t, "t")
+    want = required_iterations(0.1, 0.5, 1e-6)
+    assert value == int(value), f"t must be a whole number of iterations, got {value}."
+    if value == want - 1:
+        raise AssertionError(f"t = {value} is one short: round the bound up, not down.")
+    assert value == want, (
+        f"t = {int(value)} is not the least such t: the relative error after t steps is "
+        "exactly |1 − η x|^t."
+    )
+    return correct("the iteration count")
+
+
+def check_slope_at_zero(slope) -> bool:
+    """Exercise: ``y_t'(0)`` as a function ``slope(eta, t)``; the answer is ``−η² t (t − 1) / 2``."""
+    slope = require_callable(slope, "slope(eta, t)")
+    for eta, t in [(1.0, 1), (1.0, 2), (0.5, 5), (0.9, 20), (0.3, 100)]:
+        got = require_number(slope(eta, t), f"slope({eta}, {t})")
+        want = -(eta**2) * t * (t - 1) / 2
+        if math.isclose(got, -want, rel_tol=1e-9) and want != 0:
+            raise AssertionError(f"slope({eta}, {t}) has the wrong sign: y_t decreases near 0.")
+        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (
+            f"slope({eta}, {t}) = {got}, expected {want}: expand (1 − η x)^t by the binomial "
+            "theorem and read off the coefficient of x in y_t(x)."
+        )
+    return correct("the slope of y_t at 0")
+
+
+def check_newton_operator(G) -> bool:
+    """Exercise: Newton's method on ``f(y) = 1/y − x``, i.e. ``G(y, x) = y (2 − x y)``: no division."""
+    G = require_callable(G, "G_newton(y, x)")
+    y, x = _probe_points()
+    got = as_tensor(G(y, x), "G_newton(y, x)")
+    assert_close(got, y * (2.0 - x * y), "G_newton(y, x)")
+    return correct("Newton's operator")

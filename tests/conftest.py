@@ -1,0 +1,102 @@
+"""Shared fixtures: the repository root, and the book built once per test session.
+
+``built_book`` builds the whole book in the ``smoke`` profile (every chapter executed) into a
+temporary directory with ``jupyter-book build . -W -n --keep-going`` and fails when the build fails
+or its log has a WARNING or ERROR line. Set ``IMPLICIT_EDU_BUILT_BOOK`` to the ``html`` folder of an
+earlier build to test that one instead (handy while working on the HTML tests).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # so that `import tools.notebooks` works however pytest is started
+    sys.path.insert(0, str(ROOT))
+
+BUILD_TIMEOUT_S = int(os.environ.get("IMPLICIT_EDU_BUILD_TIMEOUT", "3600"))
+_PROBLEM_LINE = re.compile(r"\b(WARNING|ERROR)\b")
+
+
+@pytest.fixture(scope="session")
+def root() -> Path:
+    """The repository root."""
+    return ROOT
+
+
+def jupyter_book_command() -> list[str]:
+    """How to run jupyter-book: the console script beside this Python, else the one on PATH."""
+    beside = Path(sys.executable).parent / "jupyter-book"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("jupyter-book")
+    if found:
+        return [found]
+    pytest.fail("jupyter-book is not installed: run `make setup` (pip install -e '.[book,dev]')")
+
+
+def _tail(text: str, lines: int = 80) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The ``html`` folder of the book, built once per session in the ``smoke`` profile."""
+    prebuilt = os.environ.get("IMPLICIT_EDU_BUILT_BOOK")
+    if prebuilt:
+        html = Path(prebuilt)
+        if not (html / "index.html").exists():
+            pytest.fail(f"IMPLICIT_EDU_BUILT_BOOK={prebuilt} is not a built book's html folder")
+        return html
+
+    output = tmp_path_factory.mktemp("book")
+    env = dict(os.environ, IMPLICIT_EDU_PROFILE="smoke")
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    command = [
+        *jupyter_book_command(),
+        "build",
+        str(ROOT),
+        "--path-output",
+        str(output),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    started = time.monotonic()
+    try:
+        result = subprocess.run(
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+        )
+    except subprocess.TimeoutExpired as error:
+        log = error.stdout if isinstance(error.stdout, str) else (error.stdout or b"").decode()
+        pytest.fail(f"the book build took longer than {BUILD_TIMEOUT_S} s:\n{_tail(log)}")
+    log = result.stdout
+    (output / "build.log").write_text(log, encoding="utf-8")
+    elapsed = time.monotonic() - started
+    problems = [line for line in log.splitlines() if _PROBLEM_LINE.search(line)]
+    if result.returncode != 0 or problems:
+        listed = "\n".join(problems[:40])
+        pytest.fail(
+            f"`{' '.join(command)}` exited with {result.returncode} after {elapsed:.0f} s; "
+            f"{len(problems)} WARNING/ERROR line(s):\n{listed}\n\n"
+            f"last lines of the log ({output / 'build.log'}):\n{_tail(log)}",
+            pytrace=False,
+        )
+    html = output / "_build" / "html"
+    if not (html / "index.html").exists():
+        pytest.fail(f"the build succeeded but wrote no {html / 'index.html'}:\n{_tail(log)}")
+    return html

@@ -1,0 +1,365 @@
+"""Tests of implicit_edu.solvers: fixed points with a closed form, speed, failure modes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from implicit_edu.solvers import FixedPointResult, fixed_point
+
+METHODS = ["picard", "km", "anderson", "broyden"]
+DOTTIE = 0.7390851332151607  # the fixed point of cos
+F64 = torch.float64
+
+
+def random_affine(n: int, batch: int, contraction: float, seed: int):
+    """y -> A y + b per sample, ||A_i||_2 = contraction, and its fixed point (I - A)^{-1} b."""
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(batch, n, n, dtype=F64, generator=gen)
+    a = contraction * a / torch.linalg.matrix_norm(a, ord=2)[:, None, None]
+    b = torch.randn(batch, n, dtype=F64, generator=gen)
+    y_star = torch.linalg.solve(torch.eye(n, dtype=F64) - a, b)
+
+    def g(y: torch.Tensor) -> torch.Tensor:
+        return (a @ y[:, :, None])[:, :, 0] + b
+
+    return g, y_star
+
+
+def tanh_layer(dtype: torch.dtype, width: int = 64, batch: int = 8, seed: int = 0):
+    """y -> tanh(W y + U x + b) with a symmetric W of spectral norm 0.9 (so Picard is slow)."""
+    gen = torch.Generator().manual_seed(seed)
+    a = torch.randn(width, width, dtype=F64, generator=gen)
+    w = 0.9 * (a + a.T) / torch.linalg.matrix_norm(a + a.T, ord=2)
+    u = torch.randn(width, 16, dtype=F64, generator=gen) / 4.0
+    b = 0.1 * torch.randn(width, dtype=F64, generator=gen)
+    x = torch.randn(batch, 16, dtype=F64, generator=gen)
+    w, injection = w.to(dtype), (x @ u.T + b).to(dtype)
+
+    def g(y: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(y @ w.T + injection)
+
+    return g, torch.zeros(batch, width, dtype=dtype)
+
+
+def inverse_operator(x: torch.Tensor, eta: float = 0.5):
+    """The 1/x operator y -> y - η(x y - 1); its fixed point is 1/x."""
+    return lambda y: y - eta * (x * y - 1.0)
+
+
+def relative_residual(g, y: torch.Tensor) -> torch.Tensor:
+    gy = g(y)
+    batch = y.shape[0]
+    return (gy - y).reshape(batch, -1).norm(dim=1) / gy.reshape(batch, -1).norm(dim=1)
+
+
+# ---------------------------------------------------------------- closed-form fixed points
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_affine_map(method):
+    g, y_star = random_affine(n=10, batch=5, contraction=0.8, seed=1)
+    result = fixed_point(g, torch.zeros(5, 10, dtype=F64), method, tol=1e-10, max_iter=500)
+    assert result.converged, result.reason
+    error = (result.y - y_star).norm(dim=1) / y_star.norm(dim=1)
+    assert error.max() < 1e-6
+    assert result.y.shape == (5, 10) and result.y.dtype == F64
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_inverse_operator(method):
+    x = torch.tensor([1.0, 0.8, 0.5, 0.3, 0.1], dtype=F64)
+    result = fixed_point(inverse_operator(x), torch.ones(5, dtype=F64), method, 1e-10, 1000)
+    assert result.converged, result.reason
+    torch.testing.assert_close(result.y, 1 / x, rtol=1e-7, atol=0)
+    assert result.sample_residuals.shape == (5,)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_cos_dottie_number(method):
+    result = fixed_point(torch.cos, torch.tensor(1.0, dtype=F64), method, tol=1e-12)
+    assert result.converged, result.reason
+    assert result.y.shape == ()  # a 0-dim y0 gives a 0-dim y
+    assert abs(result.y.item() - DOTTIE) < 1e-10
+
+
+# ------------------------------------------------------------------------------- speed
+
+
+def test_anderson_and_broyden_beat_picard_on_tanh_layer():
+    g, y0 = tanh_layer(F64)
+    counts = {}
+    for method in ["picard", "anderson", "broyden"]:
+        result = fixed_point(g, y0, method, tol=1e-8, max_iter=500)
+        assert result.converged, (method, result.reason)
+        assert result.sample_residuals.max() <= 1e-8
+        counts[method] = result.iterations
+    assert counts["anderson"] < counts["picard"]
+    assert counts["broyden"] < counts["picard"]
+
+
+def test_anderson_small_fixed_point_slow_contraction():
+    """Residuals ~1e-4 and smaller: an absolute (unscaled) lam = 1e-4 would swamp the Gram
+    matrix, make the weights nearly uniform and stall (it needs > 200 iterations here)."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(32, 32, dtype=F64, generator=gen)
+    w = (a + a.T) / torch.linalg.matrix_norm(a + a.T, ord=2)  # ||W|| = 1
+    x = torch.randn(4, 32, dtype=F64, generator=gen)
+    y_star = torch.linalg.solve(torch.eye(32, dtype=F64) - 0.99 * w, 1e-4 * x.T).T
+    assert y_star.norm() < 1e-2  # the fixed point is small
+
+    def g(y):
+        return 0.99 * y @ w.T + 1e-4 * x
+
+    y0 = torch.zeros(4, 32, dtype=F64)
+    assert not fixed_point(g, y0, "picard", tol=1e-8, max_iter=200).converged
+    result = fixed_point(g, y0, "anderson", tol=1e-8, max_iter=200)
+    assert result.converged, result.reason
+    error = (result.y - y_star).norm(dim=1) / y_star.norm(dim=1)
+    assert error.max() < 1e-5  # relative residual 1e-8 times cond(I - 0.99 W) <= 199
+
+
+def test_broyden_restart_when_memory_is_full():
+    g, y0 = tanh_layer(F64)
+    result = fixed_point(g, y0, "broyden", tol=1e-8, max_iter=500, memory=2)
+    assert result.converged, result.reason
+
+
+# ------------------------------------------------------------------ per-sample judgement
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_sample_is_judged_on_its_own(method):
+    c = torch.tensor([0.1, 0.95], dtype=F64)  # sample 0 contracts fast, sample 1 slowly
+    result = fixed_point(lambda y: c * y + 1.0, torch.zeros(2, dtype=F64), method, 1e-10, 2000)
+    assert result.converged, result.reason
+    assert (result.sample_residuals <= 1e-10).all()
+    torch.testing.assert_close(result.y, 1 / (1 - c), rtol=1e-8, atol=0)
+    assert len(result.residuals) == result.iterations
+    assert result.residuals[-1] <= 1e-10 < result.residuals[-2]
+    if method in ("picard", "km"):  # monotone on this linear map
+        r = result.residuals
+        assert all(r[i + 1] <= r[i] * (1 + 1e-12) for i in range(len(r) - 1))
+
+
+def test_solve_continues_until_the_slowest_sample_converges():
+    c = torch.tensor([0.1, 0.9], dtype=F64)
+    result = fixed_point(lambda y: c * y + 1.0, torch.zeros(2, dtype=F64), tol=1e-8, max_iter=500)
+    assert result.converged
+    assert result.sample_residuals[1] <= 1e-8
+    assert result.sample_residuals[0] < 1e-12  # the fast sample kept being iterated
+    assert result.iterations > 100
+    alone = fixed_point(lambda y: 0.1 * y + 1.0, torch.zeros(1, dtype=F64), tol=1e-8)
+    assert alone.iterations < 15
+
+
+def test_anderson_singular_system_falls_back_and_says_so():
+    # y -> y + 1/2: all residuals are equal, so with lam = 0 the Gram system is singular.
+    result = fixed_point(lambda y: y + 0.5, torch.ones(3, dtype=F64), "anderson", lam=0.0)
+    assert not result.converged
+    assert "singular" in result.reason
+    assert torch.isfinite(result.y).all()
+
+
+# ------------------------------------------------------------- the best iterate is kept
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_returned_y_has_the_reported_residual(method):
+    g, y0 = tanh_layer(F64, width=16, batch=3)
+    result = fixed_point(g, y0, method, tol=1e-9, max_iter=500)
+    assert result.converged
+    assert (result.sample_residuals <= 1e-9).all()
+    torch.testing.assert_close(relative_residual(g, result.y), result.sample_residuals)
+
+
+def test_lowest_residual_iterate_is_returned_when_the_iteration_turns_bad():
+    inputs = []
+
+    def g(y):  # contracts towards 2 for 10 calls, then pushes y away: y -> 2 y + 1
+        inputs.append(y.clone())
+        return 0.5 * y + 1.0 if len(inputs) <= 10 else 2.0 * y + 1.0
+
+    result = fixed_point(g, torch.zeros(1, dtype=F64), tol=1e-12, max_iter=30)
+    assert not result.converged
+    best = min(range(len(inputs)), key=lambda k: result.residuals[k])
+    assert best < 10
+    assert result.sample_residuals.item() == min(result.residuals)
+    assert torch.equal(result.y, inputs[best])
+    assert abs(result.y.item() - 2.0) < 1e-2
+
+
+# ------------------------------------------------------------------------ failure modes
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_non_finite_value_stops_the_solve(method):
+    calls = 0
+
+    def g(y):
+        nonlocal calls
+        calls += 1
+        return torch.full_like(y, math.inf) if calls == 3 else 0.5 * y + 1.0
+
+    result = fixed_point(g, torch.zeros(2, 3, dtype=F64), method, tol=1e-12)
+    assert not result.converged
+    assert "non-finite" in result.reason and "iteration 3" in result.reason
+    assert result.iterations == 3 == len(result.residuals)
+    assert torch.isfinite(result.y).all()
+    assert result.y.shape == (2, 3)
+    assert (result.y != 0).all()  # better than y0 = 0: the iterate from iteration 2
+
+
+def test_non_finite_at_first_evaluation_returns_y0():
+    y0 = torch.ones(3, dtype=F64)
+    result = fixed_point(lambda y: y / 0.0, y0)
+    assert not result.converged and "iteration 1" in result.reason
+    torch.testing.assert_close(result.y, y0)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_no_fixed_point_does_not_converge(method):
+    x = torch.zeros(3, dtype=F64)  # y -> y + η has no fixed point
+    result = fixed_point(inverse_operator(x), torch.ones(3, dtype=F64), method, max_iter=100)
+    assert not result.converged
+    assert result.reason.startswith("max_iter reached")
+    assert f"{result.residuals[-1]:.2e}" in result.reason
+    assert result.iterations == 100 == len(result.residuals)
+
+
+def test_picard_diverges_when_eta_x_is_3():
+    x = torch.tensor([6.0], dtype=F64)  # η x = 3: y -> -2 y + η, repelling fixed point 1/x
+    result = fixed_point(inverse_operator(x), torch.ones(1, dtype=F64), max_iter=100)
+    assert not result.converged
+    x32 = x.float()  # in float32, |y| doubles until it overflows
+    result = fixed_point(inverse_operator(x32), torch.ones(1), max_iter=500)
+    assert not result.converged and "non-finite" in result.reason
+    assert result.iterations < 500
+
+
+@pytest.mark.parametrize("method", ["km", "anderson", "broyden"])
+def test_other_methods_find_the_repelling_fixed_point(method):
+    # The fixed point 1/x exists even when η x = 3; it is only repelling for Picard.
+    x = torch.tensor([6.0], dtype=F64)
+    result = fixed_point(inverse_operator(x), torch.ones(1, dtype=F64), method, tol=1e-10)
+    assert result.converged, result.reason
+    assert abs(result.y.item() - 1 / 6) < 1e-9
+
+
+# --------------------------------------------------------------------------- bad inputs
+
+
+def identity(y):
+    return y
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "newton"}, r"unknown method 'newton'; valid methods: 'picard', 'km'"),
+        (
+            {"method": "anderson", "mm": 3},
+            r"unknown option 'mm' for method 'anderson'; "
+            r"valid options: m, lam, beta",
+        ),
+        ({"method": "picard", "alpha": 0.5}, r"unknown option 'alpha' for method 'picard'"),
+        ({"method": "km", "alpha": 0.0}, r"alpha must be a number in \(0, 1\]"),
+        ({"method": "km", "alpha": 1.5}, r"alpha must be a number in \(0, 1\]"),
+        ({"method": "anderson", "m": 0}, r"m must be an integer >= 1"),
+        ({"method": "anderson", "lam": -1.0}, r"lam must be a finite number >= 0"),
+        ({"method": "anderson", "beta": 0.0}, r"beta must be a number in \(0, 1\]"),
+        ({"method": "broyden", "memory": 0}, r"memory must be an integer >= 1"),
+        ({"tol": 0.0}, r"tol must be a finite number > 0"),
+        ({"tol": -1e-6}, r"tol must be a finite number > 0"),
+        ({"max_iter": 0}, r"max_iter must be an integer >= 1"),
+    ],
+)
+def test_invalid_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        fixed_point(identity, torch.zeros(2, 3), **kwargs)
+
+
+def test_g_not_callable():
+    with pytest.raises(TypeError, match="g must be callable"):
+        fixed_point(3.0, torch.zeros(2))
+
+
+def test_y0_not_a_tensor():
+    with pytest.raises(TypeError, match=r"y0 must be a torch.Tensor.*torch.as_tensor"):
+        fixed_point(identity, [1.0, 2.0])
+
+
+def test_y0_integer_dtype():
+    with pytest.raises(TypeError, match=r"floating-point dtype.*\.double\(\) or y0\.float\(\)"):
+        fixed_point(identity, torch.zeros(2, dtype=torch.int64))
+
+
+def test_y0_not_finite_or_empty():
+    with pytest.raises(ValueError, match="y0 contains nan or inf"):
+        fixed_point(identity, torch.tensor([1.0, math.nan]))
+    with pytest.raises(ValueError, match="empty batch"):
+        fixed_point(identity, torch.zeros(0, 3))
+
+
+def test_g_changes_the_shape():
+    with pytest.raises(ValueError, match=r"g changed the shape from \(4, 3\) to \(4, 1\)"):
+        fixed_point(lambda y: y.sum(dim=1, keepdim=True), torch.zeros(4, 3))
+
+
+def test_g_returns_a_non_tensor():
+    with pytest.raises(ValueError, match="g returned a float, not a torch.Tensor"):
+        fixed_point(lambda y: 1.0, torch.zeros(4, 3))
+
+
+# ------------------------------------------------------------------ dtypes, grad, repr
+
+
+@pytest.mark.parametrize("method", ["picard", "anderson"])
+def test_float32(method):
+    g, y0 = tanh_layer(torch.float32)
+    result = fixed_point(g, y0, method, tol=1e-5, max_iter=300)
+    assert result.converged, result.reason
+    assert result.y.dtype == torch.float32
+    assert result.sample_residuals.dtype == torch.float32
+    assert relative_residual(g, result.y).max() <= 1e-5
+
+
+def test_runs_without_building_a_graph():
+    weight = torch.tensor(0.5, requires_grad=True)
+    y0 = torch.zeros(3, requires_grad=True)
+    result = fixed_point(lambda y: weight * y + 1.0, y0, "anderson")
+    assert not result.y.requires_grad and result.y.grad_fn is None
+
+
+def test_result_repr_and_summary():
+    result = fixed_point(torch.cos, torch.zeros(2, dtype=F64), "anderson", tol=1e-10)
+    assert isinstance(result, FixedPointResult)
+    text = repr(result)
+    assert text.startswith("FixedPointResult(method='anderson', converged=True")
+    assert len(text) < 200
+    assert "reason: converged" in result.summary()
+    assert result.method == "anderson"
+
+
+# ---------------------------------------------------------------------- property test
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    batch=st.integers(1, 4),
+    contraction=st.floats(0.1, 0.9),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_random_contractive_affine_maps(n, batch, contraction, seed):
+    g, y_star = random_affine(n, batch, contraction, seed)
+    for method in METHODS:
+        y0 = torch.zeros(batch, n, dtype=F64)
+        result = fixed_point(g, y0, method, tol=1e-11, max_iter=1000)
+        assert result.converged, (method, result.reason)
+        error = (result.y - y_star).norm(dim=1) / y_star.norm(dim=1)
+        assert error.max() < 1e-6, method
