@@ -19,7 +19,8 @@ Conventions shared by every method:
       r_i(y_k) = ||g(y_k)_i - y_k,i|| / max(||g(y_k)_i||, tiny)
 
   where ``tiny = torch.finfo(dtype).tiny`` (the smallest positive normal number) only
-  prevents a division by zero when g(y_k)_i = 0.
+  prevents a division by zero when g(y_k)_i = 0. Being relative, it suits fixed points of
+  any size, but not a fixed point exactly at 0: there r_i stays of order one.
 * The solve stops as soon as r_i(y_k) <= tol for every sample i. All samples are iterated
   until then; for each sample the iterate with the lowest residual seen is returned.
 * Everything runs under ``torch.no_grad()``: gradients of an implicit layer are computed
@@ -32,6 +33,7 @@ import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 
@@ -89,6 +91,10 @@ class FixedPointResult:
 # One class per method. Each works on flattened iterates of shape (B, n) and has a single
 # method ``step(y, gy)`` that returns y_{k+1} from y_k and g(y_k).
 # --------------------------------------------------------------------------------------
+
+
+class _Step(Protocol):
+    def step(self, y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor: ...
 
 
 class _Picard:
@@ -281,7 +287,7 @@ def _check_option_values(options: dict[str, float]) -> None:
             raise ValueError(f"lam must be a finite number >= 0, got {value!r}")
 
 
-def _make_solver(method: str, options: dict[str, float]):
+def _make_solver(method: str, options: dict[str, float]) -> _Step:
     """Check the method name and its options; return the method's step object."""
     if method not in _METHODS:
         valid = ", ".join(repr(name) for name in _METHODS)
@@ -325,10 +331,9 @@ def _check_inputs(g: object, y0: object, tol: object, max_iter: object) -> None:
 def _relative_residual(y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
     """r_i = ||g(y)_i - y_i|| / max(||g(y)_i||, tiny) for flattened (B, n) tensors."""
     tiny = torch.finfo(y.dtype).tiny
-    r = torch.linalg.vector_norm(gy - y, dim=1) / torch.linalg.vector_norm(gy, dim=1).clamp_min(
-        tiny
-    )
-    return r.nan_to_num(nan=math.inf)
+    numerator = torch.linalg.vector_norm(gy - y, dim=1)
+    denominator = torch.linalg.vector_norm(gy, dim=1).clamp_min(tiny)
+    return (numerator / denominator).nan_to_num(nan=math.inf)  # inf/inf (overflow) -> inf
 
 
 def fixed_point(
@@ -433,7 +438,7 @@ def fixed_point(
                 f"relative residual {residuals[-1]:.2e} > tol {tol:g}"
             )
 
-        if getattr(solver, "fallbacks", 0):
+        if isinstance(solver, _Anderson) and solver.fallbacks:
             reason += (
                 f"; the Anderson least-squares system was singular {solver.fallbacks} "
                 f"time(s) (samples x iterations); those samples took the step (1-β) y_k + β g(y_k)"
