@@ -64,6 +64,7 @@ import sys
 if "google.colab" in sys.modules and importlib.util.find_spec("implicit_edu") is None:
     _source = "implicit-edu @ git+{url}@{branch}"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", _source], check=True)
+    importlib.invalidate_caches()
 """
 
 
@@ -139,6 +140,32 @@ def chapters(root: Path = ROOT) -> list[Path]:
 def twin_path(md_path: Path) -> Path:
     """The ``.ipynb`` twin of a chapter: same folder, same stem."""
     return Path(md_path).with_suffix(".ipynb")
+
+
+def _toc_entries(entry: object) -> list[str]:
+    files = []
+    if isinstance(entry, dict):
+        files += [str(entry[key]) for key in ("root", "file") if key in entry]
+        for key in ("parts", "chapters", "sections"):
+            files += _toc_entries(entry.get(key) or [])
+    elif isinstance(entry, list):
+        for child in entry:
+            files += _toc_entries(child)
+    return files
+
+
+def toc_entries(root: Path = ROOT) -> list[str]:
+    """The documents that ``_toc.yml`` lists, in order, as written there (usually no suffix)."""
+    with open(Path(root) / "_toc.yml", encoding="utf-8") as handle:
+        return _toc_entries(yaml.safe_load(handle))
+
+
+def toc_source(entry: str, root: Path = ROOT) -> Path | None:
+    """The source file of a ``_toc.yml`` entry (``.md``, ``.ipynb`` or ``.rst``), if it exists."""
+    root = Path(root)
+    candidates = [root / entry] if Path(entry).suffix in (".md", ".ipynb", ".rst") else []
+    candidates += [root / f"{entry}{suffix}" for suffix in (".md", ".ipynb", ".rst")]
+    return next((p for p in candidates if p.is_file()), None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -459,7 +486,7 @@ def student_text(text: str) -> str:
     start_body = _front_matter_end(lines)
     out = lines[:start_body]
     in_solution = False
-    exercises: list[int] = []  # nesting fences of non-gated {exercise} blocks
+    exercises: list[str] = []  # fences of non-gated {exercise} blocks
     index = start_body
     while index < len(lines):
         line = lines[index]
