@@ -21,7 +21,10 @@ Conventions shared by every method:
   where ``tiny = torch.finfo(dtype).tiny`` (the smallest positive normal number) only
   prevents a division by zero when g(y_k)_i = 0. Being relative, it suits fixed points of
   any size, but not a fixed point exactly at 0: there r_i stays of order one.
-* The solve stops as soon as r_i(y_k) <= tol for every sample i. All samples are iterated
+* The solve stops as soon as r_i(y_k) <= tol for every sample i. With ``atol > 0`` the test is
+  ||g(y_k)_i - y_k,i|| <= tol ||g(y_k)_i|| + atol instead (as in ``numpy.allclose``): a fixed
+  point at 0 has no meaningful relative residual, so give it an absolute tolerance. All samples
+  are iterated
   until then; for each sample the iterate with the lowest residual seen is returned.
 * Everything runs under ``torch.no_grad()``: gradients of an implicit layer are computed
   separately (by implicit differentiation), never by backpropagating through the solver.
@@ -48,7 +51,8 @@ class FixedPointResult:
 
     Attributes:
         y: the lowest-residual iterate of each sample; same shape, dtype and device as y0.
-        converged: True iff every sample reached relative residual <= tol.
+        converged: True iff every sample met the stopping test (relative residual <= tol, or
+            with atol > 0: ||g(y) - y|| <= tol ||g(y)|| + atol).
         iterations: number of evaluations of g performed.
         residuals: one entry per iteration: the largest (over the batch) relative residual
             ||g(y_k) - y_k|| / ||g(y_k)|| of the iterate y_k at which g was evaluated
@@ -342,6 +346,8 @@ def fixed_point(
     method: str = "picard",
     tol: float = 1e-6,
     max_iter: int = 100,
+    *,
+    atol: float = 0.0,
     **options: float,
 ) -> FixedPointResult:
     """Solve y = g(y) by iteration from y0, sample by sample.
@@ -354,6 +360,8 @@ def fixed_point(
         tol: stop when every sample has relative residual
             ||g(y_k) - y_k|| / max(||g(y_k)||, tiny) <= tol.
         max_iter: the largest number of evaluations of g.
+        atol: with atol > 0 a sample is done when ||g(y_k) - y_k|| <= tol ||g(y_k)|| + atol
+            (default 0: the relative test alone). Needed where a fixed point is (close to) 0.
         **options: options of the method:
             picard:   none                      y_{k+1} = g(y_k)
             km:       alpha=0.5 in (0, 1]       y_{k+1} = (1 - α) y_k + α g(y_k)
@@ -380,6 +388,8 @@ def fixed_point(
         0.7390851332
     """
     _check_inputs(g, y0, tol, max_iter)
+    if not (_is_real(atol) and 0 <= atol < math.inf):
+        raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
     solver = _make_solver(method, options)
     shape, dtype = y0.shape, y0.dtype
     batch = shape[0] if y0.dim() > 0 else 1
@@ -403,6 +413,7 @@ def fixed_point(
         y = y0.detach().reshape(batch, -1)
         best_y = y.clone()
         best_r = torch.full((batch,), math.inf, dtype=dtype, device=y.device)
+        best_score = best_r.clone()
         residuals: list[float] = []
         converged = False
         reason = ""
@@ -412,9 +423,18 @@ def fixed_point(
             r = torch.where(finite, _relative_residual(y, gy), math.inf)
             residuals.append(float(r.max()))
 
-            better = r < best_r  # keep each sample's lowest-residual iterate
+            # Score each iterate against its stopping criterion (score <= 1 means done): the
+            # relative residual over tol, or with atol the absolute residual over tol·||g|| + atol.
+            if atol > 0:
+                distance = torch.linalg.vector_norm(gy - y, dim=1)
+                allowed = tol * torch.linalg.vector_norm(gy, dim=1) + atol
+                score = torch.where(finite, distance / allowed, math.inf)
+            else:
+                score = r / tol
+            better = score < best_score  # keep each sample's best iterate
             best_y = torch.where(better[:, None], y, best_y)
             best_r = torch.where(better, r, best_r)
+            best_score = torch.where(better, score, best_score)
 
             if not finite.all():
                 bad = torch.nonzero(~finite).flatten().tolist()
@@ -424,11 +444,16 @@ def fixed_point(
                     f"{' ...' if len(bad) > 5 else ''}); returning the best finite iterate"
                 )
                 break
-            if bool((r <= tol).all()):
+            if bool((score <= 1).all()):
                 converged = True
+                criterion = (
+                    f"||g(y) - y|| <= {tol:g} ||g(y)|| + {atol:g}"
+                    if atol
+                    else f"relative residual <= {tol:g}"
+                )
                 reason = (
-                    f"converged: all {batch} sample(s) reached relative residual <= {tol:g} "
-                    f"after {k} iteration(s) (largest: {residuals[-1]:.2e})"
+                    f"converged: all {batch} sample(s) reached {criterion} "
+                    f"after {k} iteration(s) (largest relative: {residuals[-1]:.2e})"
                 )
                 break
             y = solver.step(y, gy)

@@ -54,7 +54,9 @@ def naive_operator(F: Callable[[torch.Tensor], torch.Tensor], eta: float) -> Ope
     return G
 
 
-def iterate(G: Operator, x: torch.Tensor, steps: int, y0: torch.Tensor | None = None) -> torch.Tensor:
+def iterate(
+    G: Operator, x: torch.Tensor, steps: int, y0: torch.Tensor | None = None
+) -> torch.Tensor:
     """The trajectory ``y_0, y_1, …, y_steps`` of ``y_t = G(y_{t−1}, x)``, stacked on dim 0.
 
     ``y0`` defaults to zeros, the start used throughout the book for measuring ``y_t(·)``.
@@ -82,7 +84,10 @@ def closed_form_iterate(x: torch.Tensor, eta: float, t: int) -> torch.Tensor:
 
 
 def closed_form_derivative(x: torch.Tensor, eta: float, t: int) -> torch.Tensor:
-    """``y_t'(x) = [t η x (1 − η x)^{t−1} − (1 − (1 − η x)^t)] / x²``; at 0 its limit ``−η² t(t−1)/2``."""
+    """``y_t'(x) = [t η x (1 − η x)^{t−1} − (1 − (1 − η x)^t)] / x²``.
+
+    At ``x = 0`` the expression is continued by its limit ``−η² t (t − 1) / 2``.
+    """
     _check_eta(eta)
     x = torch.as_tensor(x)
     safe = torch.where(x == 0, torch.ones_like(x), x)
@@ -99,8 +104,8 @@ def contraction_factor(x: torch.Tensor, eta: float) -> torch.Tensor:
 def grid_lipschitz(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> float:
     """The largest difference quotient ``|f(x_{i+1}) − f(x_i)| / |x_{i+1} − x_i|`` on a sorted grid.
 
-    A lower bound on the Lipschitz constant of ``f`` on the grid's interval that becomes exact as the
-    grid is refined (for continuously differentiable ``f`` it tends to ``max |f'|``).
+    A lower bound on the Lipschitz constant of ``f`` on the grid's interval that becomes exact as
+    the grid is refined (for continuously differentiable ``f`` it tends to ``max |f'|``).
     """
     x = torch.as_tensor(x)
     if x.dim() != 1 or x.numel() < 2:
@@ -156,9 +161,7 @@ class LearnedInverseOperator(nn.Module):
         a, b = self.coefficients(x)
         return y - self.eta * (a * y - b)
 
-    def forward(
-        self, x: torch.Tensor, tol: float = 1e-7, max_iter: int = 5000
-    ) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, tol: float = 1e-7, max_iter: int = 5000) -> torch.Tensor:
         """The fixed point ``y*(x)``, differentiable in θ by the implicit function theorem.
 
         The solve runs without a graph; then, since each sample is a scalar equation

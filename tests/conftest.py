@@ -109,3 +109,14 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (html / "index.html").exists():
         pytest.fail(f"the build succeeded but wrote no {html / 'index.html'}:\n{_tail(log)}")
     return html
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny tensor operations run fastest on one thread; timings stay stable on 2 shared cores."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

@@ -363,3 +363,15 @@ def test_random_contractive_affine_maps(n, batch, contraction, seed):
         assert result.converged, (method, result.reason)
         error = (result.y - y_star).norm(dim=1) / y_star.norm(dim=1)
         assert error.max() < 1e-6, method
+
+
+def test_absolute_tolerance_lets_a_zero_fixed_point_converge():
+    """A fixed point at 0 has no meaningful relative residual; ``atol`` gives it a criterion."""
+    y0 = torch.ones(3, 2, dtype=torch.float64)
+    relative_only = fixed_point(lambda y: 0.5 * y, y0, tol=1e-8, max_iter=200)
+    assert not relative_only.converged
+    with_atol = fixed_point(lambda y: 0.5 * y, y0, tol=1e-8, max_iter=200, atol=1e-12)
+    assert with_atol.converged and "+ 1e-12" in with_atol.reason
+    assert float(with_atol.y.abs().max()) <= 2e-12
+    with pytest.raises(ValueError, match="atol"):
+        fixed_point(lambda y: 0.5 * y, y0, atol=-1.0)

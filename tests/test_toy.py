@@ -82,7 +82,7 @@ def test_learned_operator_contracts_and_has_implicit_gradient():
     implicit_grads = torch.autograd.grad(y_star.sum(), params)
     a, b = model.coefficients(x)
     exact_grads = torch.autograd.grad((b / a).sum(), params)
-    for g_implicit, g_exact in zip(implicit_grads, exact_grads):
+    for g_implicit, g_exact in zip(implicit_grads, exact_grads, strict=True):
         assert torch.allclose(g_implicit, g_exact, rtol=1e-4, atol=1e-8)
 
 

@@ -40,10 +40,13 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
 
 
 def assert_close(got: torch.Tensor, want: torch.Tensor, what: str, rtol: float = 1e-6) -> None:
-    assert got.shape == want.shape, f"{what}: expected shape {tuple(want.shape)}, got {tuple(got.shape)}."
+    assert got.shape == want.shape, (
+        f"{what}: expected shape {tuple(want.shape)}, got {tuple(got.shape)}."
+    )
     if not torch.allclose(got, want, rtol=rtol, atol=rtol):
         worst = int((got - want).abs().argmax())
         raise AssertionError(
-            f"{what}: wrong value, e.g. entry {worst}: expected {float(want.flatten()[worst]):.6g}, "
+            f"{what}: wrong value, e.g. entry {worst}: "
+            f"expected {float(want.flatten()[worst]):.6g}, "
             f"got {float(got.flatten()[worst]):.6g}."
         )

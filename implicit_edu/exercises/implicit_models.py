@@ -51,7 +51,7 @@ def check_contraction_bound(bound) -> bool:
 
 
 def check_equilibrium_depth(depth) -> bool:
-    """Exercise: how many Picard steps until ``‖y_k − y*‖ ≤ 1e-6`` when ``μ = 0.9`` and ``‖y_0 − y*‖ = 1``."""
+    """Exercise: Picard steps until ``‖y_k − y*‖ ≤ 1e-6`` when ``μ = 0.9``, ``‖y_0 − y*‖ = 1``."""
     value = require_number(depth, "depth")
     want = math.ceil(math.log(1e-6) / math.log(0.9))
     assert value == want, (

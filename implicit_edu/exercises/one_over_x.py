@@ -50,7 +50,10 @@ def check_largest_step(eta_max) -> bool:
 
 
 def required_iterations(x: float, eta: float, rel_tol: float) -> int:
-    """The least t with ``|y_t(x) − 1/x| ≤ rel_tol / x`` from ``y₀ = 0``: ``|1 − η x|^t ≤ rel_tol``."""
+    """The least t with ``|y_t(x) − 1/x| ≤ rel_tol / x`` from ``y₀ = 0``.
+
+    From ``y₀ = 0`` the relative error is exactly ``|1 − η x|^t``.
+    """
     return math.ceil(math.log(rel_tol) / math.log(abs(1.0 - eta * x)))
 
 
@@ -69,7 +72,7 @@ def check_iterations(t) -> bool:
 
 
 def check_slope_at_zero(slope) -> bool:
-    """Exercise: ``y_t'(0)`` as a function ``slope(eta, t)``; the answer is ``−η² t (t − 1) / 2``."""
+    """Exercise: ``y_t'(0)`` as a function ``slope(eta, t)``; the answer: ``−η² t (t − 1) / 2``."""
     slope = require_callable(slope, "slope(eta, t)")
     for eta, t in [(1.0, 1), (1.0, 2), (0.5, 5), (0.9, 20), (0.3, 100)]:
         got = require_number(slope(eta, t), f"slope({eta}, {t})")
@@ -84,7 +87,7 @@ def check_slope_at_zero(slope) -> bool:
 
 
 def check_newton_operator(G) -> bool:
-    """Exercise: Newton's method on ``f(y) = 1/y − x``, i.e. ``G(y, x) = y (2 − x y)``: no division."""
+    """Exercise: Newton's method on ``f(y) = 1/y − x``, i.e. ``G(y, x) = y (2 − x y)``."""
     G = require_callable(G, "G_newton(y, x)")
     y, x = _probe_points()
     got = as_tensor(G(y, x), "G_newton(y, x)")
