@@ -302,7 +302,8 @@ def test_student_copy_of_chapter(md: Path):
     leaked = [line for line in _solution_lines(text) if line in code and line not in outside]
     assert leaked == [], "solution lines left in the student copy"
     regions = len(re.findall(r"^[ \t]*#+[ \t]*BEGIN SOLUTION", text, re.M))
-    assert sum(line == notebooks.YOUR_CODE_HERE for line in code) == regions
+    placeholders = sum(line.endswith(notebooks.YOUR_CODE_HERE) for line in code)
+    assert placeholders >= regions > 0 or placeholders == regions == 0
     checks = re.findall(r"^\s*(check\.\w+\(.*)$", text, re.M)
     missing = [call for call in checks if call.strip() not in code]
     assert missing == [], "check calls missing from the student copy"
@@ -448,7 +449,8 @@ def test_student_transformation_on_a_synthetic_chapter(tmp_path: Path):
         "",
         "check.halve(halve)",
     ]
-    assert code[3] == "...  # YOUR CODE HERE\ncheck.value(hidden_value)"
+    # A top-level region that assigns a name keeps the name, so the check still finds it.
+    assert code[3] == "hidden_value = ...  # YOUR CODE HERE\ncheck.value(hidden_value)"
     assert len(code) == 4
     assert all(c.outputs == [] and c.execution_count is None for c in nb.cells if "outputs" in c)
 

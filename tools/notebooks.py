@@ -18,7 +18,8 @@ Student copies keep every chapter as it is, except for the exercises and their s
 * ``exercise-start`` / ``exercise-end`` fences become a bold "Exercise" line;
 * inside ``solution-start`` ... ``solution-end`` only the code cells are kept (the prose and the
   fences are dropped), and in every code cell each region from ``# BEGIN SOLUTION`` to
-  ``# END SOLUTION`` becomes one line ``...  # YOUR CODE HERE`` at the same indentation, so the
+  ``# END SOLUTION`` becomes ``...  # YOUR CODE HERE`` at the same indentation (or, for a
+  top-level region that assigns names, ``name = ...  # YOUR CODE HERE`` for each name), so the
   ``check.…`` calls after it still grade the student's answer.
 
 A chapter may ask Colab for a GPU by putting ``accelerator: GPU`` in its front matter (any
@@ -467,9 +468,31 @@ def strip_solution_code(source: str) -> str:
                 break
         else:
             raise NotebookError(f"'# BEGIN SOLUTION' without '# END SOLUTION': {lines[index]!r}")
-        out.append(f"{begin['indent']}{YOUR_CODE_HERE}")
+        out.extend(_placeholders(lines[index + 1 : end], begin["indent"]))
         index = end + 1
     return "\n".join(out)
+
+
+TOP_LEVEL_ASSIGNMENT = re.compile(r"^(?P<name>[A-Za-z_]\w*)\s*=(?!=)")
+
+
+def _placeholders(region: list[str], indent: str) -> list[str]:
+    """What a solution region becomes in the student copy.
+
+    A region at the top level of a cell that assigns names (``eta_max = 2.0``) becomes one
+    ``name = ...  # YOUR CODE HERE`` line per assigned name, so the check after it still finds the
+    name (and tells the student to replace the ``...``). Any other region, such as a function body,
+    becomes a single ``...  # YOUR CODE HERE`` line at the region's indentation.
+    """
+    names: list[str] = []
+    if not indent:
+        for line in region:
+            match = TOP_LEVEL_ASSIGNMENT.match(line)
+            if match and match["name"] not in names:
+                names.append(match["name"])
+    if names:
+        return [f"{name} = {YOUR_CODE_HERE}" for name in names]
+    return [f"{indent}{YOUR_CODE_HERE}"]
 
 
 def _exercise_heading(arg: str, options: dict) -> str:
