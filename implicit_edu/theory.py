@@ -280,15 +280,19 @@ def fixed_point_map(
     method: str = "anderson",
     tol: float = 1e-10,
     max_iter: int = 1000,
+    atol: float = 0.0,
 ) -> torch.Tensor:
     """``y*(x)``, the solution of ``y = G(y, x)`` for each sample, by :func:`fixed_point`.
 
     ``y0`` defaults to ``zeros_like(x)``: pass it when the state's shape differs from the input's.
-    The solver's residual is relative (``‖G(y) − y‖ / ‖G(y)‖``), so a fixed point exactly at 0 does
-    not count as converged. Raises RuntimeError, with the solver's reason, if the solve fails.
+    The solver's residual is relative (``‖G(y) − y‖ / ‖G(y)‖``), so a fixed point exactly at 0
+    needs an absolute tolerance ``atol > 0`` to count as converged. Raises RuntimeError, with the
+    solver's reason, if the solve fails.
     """
     y0 = torch.zeros_like(x) if y0 is None else y0
-    result = fixed_point(lambda y: G(y, x), y0, method=method, tol=tol, max_iter=max_iter)
+    result = fixed_point(
+        lambda y: G(y, x), y0, method=method, tol=tol, max_iter=max_iter, atol=atol
+    )
     if not result.converged:
         raise RuntimeError(f"the fixed-point solve did not converge: {result.reason}")
     return result.y

@@ -4,8 +4,27 @@ Each check takes the reader's answer, raises ``AssertionError`` with a message t
 wrong (and hints at why), and prints a short confirmation when the answer is right. The same
 functions are called by the chapters' solution cells, by the student copies
 (``make student``) and by the test suite, which also feeds them typical wrong answers.
+
+Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
+:mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
 """
 
-from implicit_edu.exercises import implicit_models, one_over_x
+from implicit_edu.exercises import (
+    implicit_models,
+    lipschitz_maps,
+    necessity,
+    one_over_x,
+    regular_operators,
+    sufficiency,
+    test_time_compute,
+)
 
-__all__ = ["implicit_models", "one_over_x"]
+__all__ = [
+    "implicit_models",
+    "lipschitz_maps",
+    "necessity",
+    "one_over_x",
+    "regular_operators",
+    "sufficiency",
+    "test_time_compute",
+]
