@@ -7,9 +7,11 @@ functions are called by the chapters' solution cells, by the student copies
 
 Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
 :mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
+Part III: :mod:`differentiating`.
 """
 
 from implicit_edu.exercises import (
+    differentiating,
     implicit_models,
     lipschitz_maps,
     necessity,
@@ -20,6 +22,7 @@ from implicit_edu.exercises import (
 )
 
 __all__ = [
+    "differentiating",
     "implicit_models",
     "lipschitz_maps",
     "necessity",

@@ -1,0 +1,144 @@
+"""Checks for the exercises of the chapter "Differentiating through a fixed point"."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from implicit_edu.exercises._common import (
+    as_tensor,
+    assert_close,
+    correct,
+    require_callable,
+    require_number,
+)
+
+_CONTRACTION_FACTORS = (0.3, -0.5, 0.9, 0.99, 0.0)
+
+
+def check_scalar_derivative(derivative) -> bool:
+    """Exercise: dy*/dθ for the scalar fixed point y = a y + θ, as ``derivative(a)``: 1/(1 − a)."""
+    derivative = require_callable(derivative, "derivative(a)")
+    for a in _CONTRACTION_FACTORS:
+        got = require_number(derivative(a), f"derivative({a})")
+        want = 1.0 / (1.0 - a)
+        if math.isclose(got, want, rel_tol=1e-9):
+            continue
+        if math.isclose(got, 1.0, rel_tol=1e-9):
+            raise AssertionError(
+                f"derivative({a}) = 1 is the Jacobian-free answer ∂g/∂θ: it leaves out the "
+                "factor (1 − ∂g/∂y)^(-1) that the implicit function theorem puts in front."
+            )
+        if math.isclose(got, a / (1.0 - a), rel_tol=1e-9):
+            raise AssertionError(
+                f"derivative({a}) = a/(1 − a) is the derivative of y* − θ, not of y*: "
+                "differentiate y* = a y* + θ on both sides."
+            )
+        raise AssertionError(
+            f"derivative({a}) = {got:.6g}, expected {want:.6g}: solve y* = a y* + θ for y*, or "
+            "apply dy*/dθ = (1 − ∂g/∂y)^(-1) ∂g/∂θ."
+        )
+    return correct("the derivative of a scalar fixed point")
+
+
+def check_unrolled_derivative(derivative) -> bool:
+    """Exercise: d y_N/dθ for N Picard steps of y = a y + θ from y₀ = 0: (1 − a^N)/(1 − a)."""
+    derivative = require_callable(derivative, "unrolled_derivative(a, N)")
+    for a in (0.3, -0.5, 0.9):
+        for n in (1, 2, 5, 30):
+            got = require_number(derivative(a, n), f"unrolled_derivative({a}, {n})")
+            want = (1.0 - a**n) / (1.0 - a)
+            if math.isclose(got, want, rel_tol=1e-9):
+                continue
+            if math.isclose(got, 1.0 / (1.0 - a), rel_tol=1e-9):
+                raise AssertionError(
+                    f"unrolled_derivative({a}, {n}) = 1/(1 − a) is the limit N → ∞ (the implicit "
+                    "gradient), not the derivative of the N-th iterate."
+                )
+            if math.isclose(got, (1.0 - a ** (n + 1)) / (1.0 - a), rel_tol=1e-9):
+                raise AssertionError(
+                    f"unrolled_derivative({a}, {n}) counts one step too many: y_1 = θ, so "
+                    "y_N = θ (1 + a + … + a^(N−1))."
+                )
+            raise AssertionError(
+                f"unrolled_derivative({a}, {n}) = {got:.6g}, expected {want:.6g}: write y_N as "
+                "a geometric sum in θ and differentiate."
+            )
+    return correct("the derivative of the unrolled iteration")
+
+
+def check_jfb_error(error) -> bool:
+    """Exercise: the relative error ||∇_jfb − ∇_ift|| / ||∇_ift|| when J = μ I: it is μ."""
+    error = require_callable(error, "jfb_error(mu)")
+    for mu in (0.1, 0.5, 0.9, 0.99):
+        got = require_number(error(mu), f"jfb_error({mu})")
+        if math.isclose(got, mu / (1.0 - mu), rel_tol=1e-9):
+            raise AssertionError(
+                f"jfb_error({mu}) = μ/(1 − μ) divides by ||∇_jfb||; the relative error is "
+                "measured against the exact gradient ∇_ift = ∇_jfb / (1 − μ)."
+            )
+        assert math.isclose(got, mu, rel_tol=1e-9), (
+            f"jfb_error({mu}) = {got:.6g} is not right: with J = μ I the exact u is "
+            "(1 − μ)^(-1) v, and jfb uses u ≈ v."
+        )
+    return correct("the Jacobian-free error")
+
+
+def check_phantom_error(error) -> bool:
+    """Exercise: the phantom gradient's relative error for J = μ I: (1 − τ (1 − μ))^k."""
+    error = require_callable(error, "phantom_error(mu, k, tau)")
+    for mu, k, tau in [(0.5, 1, 1.0), (0.9, 3, 0.8), (0.9, 10, 0.5), (0.99, 5, 1.0), (0.3, 2, 0.6)]:
+        got = require_number(error(mu, k, tau), f"phantom_error({mu}, {k}, {tau})")
+        want = (1.0 - tau * (1.0 - mu)) ** k
+        if math.isclose(got, mu**k, rel_tol=1e-9) and not math.isclose(want, mu**k):
+            raise AssertionError(
+                f"phantom_error({mu}, {k}, {tau}) = μ^k ignores the damping: one damped step "
+                "multiplies by (1 − τ) + τ μ, not by μ."
+            )
+        assert math.isclose(got, want, rel_tol=1e-9), (
+            f"phantom_error({mu}, {k}, {tau}) = {got:.6g}, expected {want:.6g}: the phantom "
+            "gradient is τ Σ_(j<k) M^j with M = (1 − τ) I + τ J; compare with (I − J)^(-1) "
+            "= τ Σ_(j≥0) M^j."
+        )
+    return correct("the phantom-gradient error")
+
+
+def _backward_problem(seed: int, n: int = 5, mu: float = 0.8) -> tuple[torch.Tensor, torch.Tensor]:
+    """A non-symmetric J with ||J||₂ = μ, and a vector v."""
+    gen = torch.Generator().manual_seed(seed)
+    J = torch.randn(n, n, generator=gen, dtype=torch.float64)
+    J = mu * J / torch.linalg.matrix_norm(J, 2)
+    v = torch.randn(n, generator=gen, dtype=torch.float64)
+    return J, v
+
+
+def check_backward_iteration(iterate) -> bool:
+    """Exercise: ``iterate(J, v, steps)`` returns u_steps of u_{k+1} = v + Jᵀ u_k from u_0 = v."""
+    iterate = require_callable(iterate, "backward_iteration(J, v, steps)")
+    for seed in (0, 1):
+        J, v = _backward_problem(seed)
+        exact = torch.linalg.solve(torch.eye(len(v), dtype=v.dtype) - J.T, v)
+        got = as_tensor(iterate(J.clone(), v.clone(), 200), "backward_iteration(J, v, 200)")
+        assert got.shape == v.shape, (
+            f"backward_iteration(J, v, 200): expected the shape {tuple(v.shape)} of v, "
+            f"got {tuple(got.shape)}."
+        )
+        wrong_system = torch.linalg.solve(torch.eye(len(v), dtype=v.dtype) - J, v)
+        if torch.allclose(got, wrong_system, rtol=1e-8, atol=1e-10):
+            raise AssertionError(
+                "backward_iteration solves (I − J) u = v: the backward equation has the "
+                "transpose, u = v + Jᵀ u (a vector-Jacobian product, not a Jacobian-vector one)."
+            )
+        assert_close(got, exact, "backward_iteration(J, v, 200) against torch.linalg.solve", 1e-8)
+        for steps in (0, 1, 3):
+            partial = v.clone()
+            for _ in range(steps):
+                partial = v + J.T @ partial
+            got = as_tensor(
+                iterate(J.clone(), v.clone(), steps), f"backward_iteration(J, v, {steps})"
+            )
+            assert_close(
+                got, partial, f"backward_iteration(J, v, {steps}) (start at u_0 = v)", 1e-10
+            )
+    return correct("the backward fixed-point iteration")
