@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PROFILE ?= cpu
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student lint clean browser
+.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student lint clean browser bench
 
 setup: $(STAMP)
 
@@ -52,9 +52,15 @@ check-notebooks: setup
 student: setup
 	$(BIN)/python tools/notebooks.py student _build/student
 
+# Side-by-side benchmarks (benchmarks/README.md): our solvers against TorchDEQ, and memory.
+bench: setup
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python benchmarks/solvers.py
+	$(BIN)/python benchmarks/memory.py
+
 lint: setup
-	$(BIN)/ruff check implicit_edu tests tools
-	$(BIN)/ruff format --check implicit_edu tests tools
+	$(BIN)/ruff check implicit_edu tests tools benchmarks
+	$(BIN)/ruff format --check implicit_edu tests tools benchmarks
 
 clean:
 	rm -rf _build

@@ -93,12 +93,13 @@ class FixedPointResult:
 
 # --------------------------------------------------------------------------------------
 # One class per method. Each works on flattened iterates of shape (B, n) and has a single
-# method ``step(y, gy)`` that returns y_{k+1} from y_k and g(y_k).
+# method ``step(y, gy, f)`` that returns y_{k+1} from y_k, g(y_k) and f(y_k) = g(y_k) - y_k
+# (the loop in fixed_point computes f once, for the residual, and hands it on).
 # --------------------------------------------------------------------------------------
 
 
 class _Step(Protocol):
-    def step(self, y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor: ...
+    def step(self, y: torch.Tensor, gy: torch.Tensor, f: torch.Tensor) -> torch.Tensor: ...
 
 
 class _Picard:
@@ -107,7 +108,7 @@ class _Picard:
     Converges (linearly, with rate L) when g is a contraction with Lipschitz constant L < 1.
     """
 
-    def step(self, y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
+    def step(self, y: torch.Tensor, gy: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         return gy
 
 
@@ -121,8 +122,8 @@ class _KrasnoselskiiMann:
     def __init__(self, alpha: float = 0.5) -> None:
         self.alpha = alpha
 
-    def step(self, y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-        return (1 - self.alpha) * y + self.alpha * gy
+    def step(self, y: torch.Tensor, gy: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        return y + self.alpha * f  # = (1 - α) y + α g(y)
 
 
 class _Anderson:
@@ -136,62 +137,86 @@ class _Anderson:
     with a Tikhonov term scaled to the residuals, λ' = lam · mean_i ||f_i||² (lam times the
     mean of the diagonal of the Gram matrix G_ij = f_iᵀ f_j). An absolute λ'=lam would
     dominate G when the residuals are small, pushing α towards uniform weights and stalling.
-    Its optimality (KKT) conditions are the bordered (m_k+1) x (m_k+1) linear system
+    Dividing the objective by s = mean_i ||f_i||² does not change α, so the code solves with
+    the normalised Gram matrix Ĝ = G / s (mean diagonal 1) and λ' / s = lam. The optimality
+    (KKT) conditions are the bordered (m_k+1) x (m_k+1) linear system
 
-        [ 0   1ᵀ       ] [ ν ]   [ 1 ]
-        [ 1   G + λ' I ] [ α ] = [ 0 ],
+        [ 0   1ᵀ         ] [ ν ]   [ 1 ]
+        [ 1   Ĝ + lam I  ] [ α ] = [ 0 ],
 
     and the next iterate mixes the history with the weights α:
 
-        y_{k+1} = (1 - β) Σ_i α_i y_i + β Σ_i α_i g(y_i).
+        y_{k+1} = (1 - β) Σ_i α_i y_i + β Σ_i α_i g(y_i) = Σ_i α_i g(y_i) - (1 - β) Σ_i α_i f_i.
 
     The first step (m_k = 1, α = 1) is y_1 = (1 - β) y_0 + β g(y_0). If the system of a
-    sample is singular (or gives non-finite α), that sample takes the step with α = e_last,
-    i.e. (1 - β) y_k + β g(y_k); these fallbacks are counted in ``self.fallbacks``.
+    sample is singular or numerically singular (an LU pivot of size at most (m_k+1)·eps, or
+    nan; the normalisation makes the pivots of a well-posed system of order one), that sample
+    takes the step with α = e_newest, i.e. (1 - β) y_k + β g(y_k); these fallbacks are
+    counted in ``self.fallbacks`` and reported in the result's ``reason``.
+
+    Implementation: the history lives in preallocated ring buffers (slot k mod m holds pair k),
+    and the Gram matrix is updated by one new row per step, f_newᵀ f_i, instead of being
+    recomputed: O(B m n) work per step besides g. The weights do not depend on the order of
+    the pairs, so the ring's order does not matter.
     """
 
     def __init__(self, m: int = 5, lam: float = 1e-4, beta: float = 1.0) -> None:
         self.m, self.lam, self.beta = m, lam, beta
-        self.ys: torch.Tensor | None = None  # history of y_i,    shape (B, m_k, n)
-        self.gs: torch.Tensor | None = None  # history of g(y_i), shape (B, m_k, n)
+        self.count = 0  # pairs seen so far
         self.fallbacks = 0
 
-    def step(self, y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-        if self.ys is None or self.gs is None:
-            self.ys, self.gs = y[:, None], gy[:, None]
-        else:  # append the newest pair and keep only the last m
-            self.ys = torch.cat([self.ys, y[:, None]], dim=1)[:, -self.m :]
-            self.gs = torch.cat([self.gs, gy[:, None]], dim=1)[:, -self.m :]
-        batch, mk, _ = self.ys.shape
+    def _allocate(self, y: torch.Tensor) -> None:
+        batch, n = y.shape
+        m = self.m
+        self.gs = y.new_empty(batch, m, n)  # g(y_i) in slot i mod m
+        self.fs = y.new_empty(batch, m, n)  # f_i in slot i mod m
+        self.gram = y.new_zeros(batch, m, m)  # G_ij = f_iᵀ f_j over the filled slots
+        self.rhs = y.new_zeros(batch, m + 1, 1)
+        self.rhs[:, 0] = 1.0
+        self.border = y.new_zeros(batch, m + 1, m + 1)
+        self.border[:, 0, 1:] = 1.0
+        self.border[:, 1:, 0] = 1.0
+        self.eps = torch.finfo(y.dtype).eps
+        self.tiny = torch.finfo(y.dtype).tiny
 
-        f = self.gs - self.ys  # residuals f_i as rows, (B, m_k, n)
-        gram = f @ f.transpose(1, 2)  # G_ij = f_iᵀ f_j, (B, m_k, m_k)
-        scale = gram.diagonal(dim1=1, dim2=2).mean(dim=1)  # mean_i ||f_i||², (B,)
-        eye = torch.eye(mk, dtype=y.dtype, device=y.device)
+    def step(self, y: torch.Tensor, gy: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+        if self.count == 0:
+            self._allocate(y)
+        slot = self.count % self.m
+        self.count += 1
+        mk = min(self.count, self.m)
+        self.gs[:, slot] = gy
+        self.fs[:, slot] = f
+        # the new row f_newᵀ f_i, as (B, 1, n) @ (B, n, m_k): a row vector times a matrix is
+        # much faster in torch.bmm than the same product written as matrix times column
+        row = torch.bmm(f[:, None, :], self.fs[:, :mk].transpose(1, 2))[:, 0]
+        self.gram[:, slot, :mk] = row
+        self.gram[:, :mk, slot] = row
+        if mk == 1:  # α = 1
+            return gy if self.beta == 1 else gy - (1 - self.beta) * f
 
-        system = torch.zeros(batch, mk + 1, mk + 1, dtype=y.dtype, device=y.device)
-        system[:, 0, 1:] = 1.0
-        system[:, 1:, 0] = 1.0
-        system[:, 1:, 1:] = gram + (self.lam * scale)[:, None, None] * eye
-        rhs = torch.zeros(batch, mk + 1, 1, dtype=y.dtype, device=y.device)
-        rhs[:, 0] = 1.0
-        # solve_ex is torch.linalg.solve that reports failure per sample (info != 0)
-        # instead of raising for the whole batch.
-        solution, info = torch.linalg.solve_ex(system, rhs)
-        alpha = solution[:, 1:, 0]  # (B, m_k); solution[:, 0] is the multiplier ν
+        gram = self.gram[:, :mk, :mk]
+        scale = gram.diagonal(dim1=1, dim2=2).sum(dim=1) / mk  # s = mean_i ||f_i||², (B,)
+        system = self.border[:, : mk + 1, : mk + 1].clone()
+        inner = system[:, 1:, 1:]
+        torch.div(gram, scale.clamp_min(self.tiny)[:, None, None], out=inner)  # Ĝ = G / s
+        inner.diagonal(dim1=1, dim2=2).add_(self.lam)
+        lu, pivots, _ = torch.linalg.lu_factor_ex(system)
+        # Ĝ has mean diagonal 1 and the border is 1, so pivots are O(1) unless the system is
+        # (numerically) singular; a nan pivot fails the test too.
+        ok = lu.diagonal(dim1=1, dim2=2).abs().amin(dim=1) > (mk + 1) * self.eps
+        alpha = torch.linalg.lu_solve(lu, pivots, self.rhs[:, : mk + 1])[:, 1:, 0]  # (B, m_k)
+        if not bool(ok.all()):  # rare: fall back to α = e_newest for those samples
+            at_fixed_point = scale == 0  # all f_i = 0: nothing to mix, just stay put
+            self.fallbacks += int((~ok & ~at_fixed_point).sum())
+            newest = torch.zeros_like(alpha)
+            newest[:, slot] = 1.0
+            alpha = torch.where(ok[:, None], alpha, newest)
 
-        solved = (info == 0) & torch.isfinite(alpha).all(dim=1)
-        at_fixed_point = scale == 0  # all f_i = 0: nothing to mix, just stay put
-        use_last = ~solved | at_fixed_point
-        if use_last.any():
-            last = torch.zeros_like(alpha)
-            last[:, -1] = 1.0
-            alpha = torch.where(use_last[:, None], last, alpha)
-            self.fallbacks += int((~solved & ~at_fixed_point).sum())
-
-        mixed_y = torch.einsum("bi,bin->bn", alpha, self.ys)  # Σ_i α_i y_i
-        mixed_g = torch.einsum("bi,bin->bn", alpha, self.gs)  # Σ_i α_i g(y_i)
-        return (1 - self.beta) * mixed_y + self.beta * mixed_g
+        mixed = torch.bmm(alpha[:, None], self.gs[:, :mk])[:, 0]  # Σ_i α_i g(y_i)
+        if self.beta != 1:
+            mixed -= (1 - self.beta) * torch.bmm(alpha[:, None], self.fs[:, :mk])[:, 0]
+        return mixed
 
 
 class _Broyden:
@@ -211,31 +236,41 @@ class _Broyden:
 
         u = (Δy - H_k Δf) / (Δyᵀ H_k Δf),     v = H_kᵀ Δy.
 
-    At most ``memory`` pairs (u, v) are kept; when the store is full it is cleared
-    (H back to -I) before the next pair is added. A sample whose denominator is ~0,
-    |Δyᵀ H_k Δf| <= eps ||v|| ||Δf||, skips its update (its u is set to 0).
+    At most ``memory`` pairs (u, v) are kept (in preallocated buffers); when the store is full
+    it is cleared (H back to -I) before the next pair is added. A sample whose denominator is
+    ~0, |Δyᵀ H_k Δf| <= eps ||v|| ||Δf||, skips its update (its u is set to 0).
     """
 
     def __init__(self, memory: int = 30) -> None:
         self.memory = memory
-        self.us: torch.Tensor | None = None  # u_j as columns, (B, n, r)
-        self.vs: torch.Tensor | None = None  # v_j as columns, (B, n, r)
+        self.rank = 0  # pairs (u, v) stored
+        self.us: torch.Tensor | None = None  # u_j as rows, (B, memory, n)
+        self.vs: torch.Tensor | None = None  # v_j as rows, (B, memory, n)
         self.previous: tuple[torch.Tensor, torch.Tensor] | None = None  # (y_k, f(y_k))
+
+    @staticmethod
+    def _low_rank(x: torch.Tensor, left: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """-x + Σ_j left_j (right_jᵀ x) for rows left_j, right_j: (B, r, n) each.
+
+        Written with row vectors, (B, 1, n) @ (B, n, r) then (B, 1, r) @ (B, r, n), the
+        layout in which torch.bmm is fast.
+        """
+        coefficients = torch.bmm(x[:, None, :], right.transpose(1, 2))  # (B, 1, r)
+        return torch.baddbmm(-x[:, None, :], coefficients, left)[:, 0]
 
     def _h(self, x: torch.Tensor) -> torch.Tensor:
         """H x = -x + U (Vᵀ x)."""
-        if self.us is None or self.vs is None:
+        if self.rank == 0:
             return -x
-        return -x + (self.us @ (self.vs.transpose(1, 2) @ x[:, :, None]))[:, :, 0]
+        return self._low_rank(x, self.us[:, : self.rank], self.vs[:, : self.rank])
 
     def _h_transposed(self, x: torch.Tensor) -> torch.Tensor:
         """Hᵀ x = -x + V (Uᵀ x)."""
-        if self.us is None or self.vs is None:
+        if self.rank == 0:
             return -x
-        return -x + (self.vs @ (self.us.transpose(1, 2) @ x[:, :, None]))[:, :, 0]
+        return self._low_rank(x, self.vs[:, : self.rank], self.us[:, : self.rank])
 
-    def step(self, y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-        f = gy - y
+    def step(self, y: torch.Tensor, gy: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         if self.previous is not None:
             dy, df = y - self.previous[0], f - self.previous[1]
             v = self._h_transposed(dy)  # Hᵀ Δy
@@ -245,13 +280,15 @@ class _Broyden:
             safe_denominator = torch.where(safe, denominator, torch.ones_like(denominator))
             u = (dy - self._h(df)) / safe_denominator[:, None]
             u = torch.where(safe[:, None], u, torch.zeros_like(u))
-            if self.us is not None and self.us.shape[2] >= self.memory:
-                self.us, self.vs = None, None  # restart: H = -I
             if self.us is None or self.vs is None:
-                self.us, self.vs = u[:, :, None], v[:, :, None]
-            else:
-                self.us = torch.cat([self.us, u[:, :, None]], dim=2)
-                self.vs = torch.cat([self.vs, v[:, :, None]], dim=2)
+                batch, n = y.shape
+                self.us = y.new_empty(batch, self.memory, n)
+                self.vs = y.new_empty(batch, self.memory, n)
+            if self.rank >= self.memory:
+                self.rank = 0  # restart: H = -I
+            self.us[:, self.rank] = u
+            self.vs[:, self.rank] = v
+            self.rank += 1
         self.previous = (y, f)
         return y - self._h(f)
 
@@ -332,14 +369,6 @@ def _check_inputs(g: object, y0: object, tol: object, max_iter: object) -> None:
         raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
 
 
-def _relative_residual(y: torch.Tensor, gy: torch.Tensor) -> torch.Tensor:
-    """r_i = ||g(y)_i - y_i|| / max(||g(y)_i||, tiny) for flattened (B, n) tensors."""
-    tiny = torch.finfo(y.dtype).tiny
-    numerator = torch.linalg.vector_norm(gy - y, dim=1)
-    denominator = torch.linalg.vector_norm(gy, dim=1).clamp_min(tiny)
-    return (numerator / denominator).nan_to_num(nan=math.inf)  # inf/inf (overflow) -> inf
-
-
 def fixed_point(
     g: Operator,
     y0: torch.Tensor,
@@ -409,6 +438,10 @@ def fixed_point(
             )
         return out.reshape(batch, -1).to(dtype)
 
+    tiny = torch.finfo(dtype).tiny
+    # A sample is done when its score is <= limit: the relative residual against tol, or with
+    # atol the absolute residual over tol·||g(y)|| + atol against 1.
+    limit = 1.0 if atol > 0 else tol
     with torch.no_grad():
         y = y0.detach().reshape(batch, -1)
         best_y = y.clone()
@@ -419,24 +452,30 @@ def fixed_point(
         reason = ""
         for k in range(1, max_iter + 1):  # iteration k evaluates g(y_{k-1})
             gy = g_flat(y)
-            finite = torch.isfinite(gy).all(dim=1) & torch.isfinite(y).all(dim=1)
-            r = torch.where(finite, _relative_residual(y, gy), math.inf)
-            residuals.append(float(r.max()))
+            f = gy - y  # computed once: the residual and the solvers' step both use it
+            distance = torch.linalg.vector_norm(f, dim=1)
+            size = torch.linalg.vector_norm(gy, dim=1)
+            r = distance / size.clamp_min(tiny)
+            largest = float(r.max())  # the one synchronisation per iteration (nan propagates)
+            finite = None
+            if not math.isfinite(largest):  # rare: a non-finite value, or a norm overflowed
+                finite = torch.isfinite(gy).all(dim=1) & torch.isfinite(y).all(dim=1)
+                r = torch.where(finite, r.nan_to_num(nan=math.inf), math.inf)
+                largest = float(r.max())
+            residuals.append(largest)
 
-            # Score each iterate against its stopping criterion (score <= 1 means done): the
-            # relative residual over tol, or with atol the absolute residual over tol·||g|| + atol.
             if atol > 0:
-                distance = torch.linalg.vector_norm(gy - y, dim=1)
-                allowed = tol * torch.linalg.vector_norm(gy, dim=1) + atol
-                score = torch.where(finite, distance / allowed, math.inf)
+                score = distance / (tol * size + atol)
+                if finite is not None:
+                    score = torch.where(finite, score, math.inf)
             else:
-                score = r / tol
+                score = r
             better = score < best_score  # keep each sample's best iterate
             best_y = torch.where(better[:, None], y, best_y)
             best_r = torch.where(better, r, best_r)
-            best_score = torch.where(better, score, best_score)
+            best_score = torch.where(better, score, best_score) if atol > 0 else best_r
 
-            if not finite.all():
+            if finite is not None and not bool(finite.all()):
                 bad = torch.nonzero(~finite).flatten().tolist()
                 where = "g(y)" if not torch.isfinite(gy).all() else "the iterate y"
                 reason = (
@@ -444,7 +483,8 @@ def fixed_point(
                     f"{' ...' if len(bad) > 5 else ''}); returning the best finite iterate"
                 )
                 break
-            if bool((score <= 1).all()):
+            done = largest <= limit if atol == 0 else float(score.max()) <= limit
+            if done:
                 converged = True
                 criterion = (
                     f"||g(y) - y|| <= {tol:g} ||g(y)|| + {atol:g}"
@@ -456,7 +496,7 @@ def fixed_point(
                     f"after {k} iteration(s) (largest relative: {residuals[-1]:.2e})"
                 )
                 break
-            y = solver.step(y, gy)
+            y = solver.step(y, gy, f)
         else:
             reason = (
                 f"max_iter reached ({max_iter} iterations) without convergence: largest "
@@ -465,8 +505,9 @@ def fixed_point(
 
         if isinstance(solver, _Anderson) and solver.fallbacks:
             reason += (
-                f"; the Anderson least-squares system was singular {solver.fallbacks} "
-                f"time(s) (samples x iterations); those samples took the step (1-β) y_k + β g(y_k)"
+                f"; the Anderson least-squares system was singular or numerically singular "
+                f"{solver.fallbacks} time(s) (samples x iterations); those samples took the "
+                f"step (1-β) y_k + β g(y_k)"
             )
         return FixedPointResult(
             y=best_y.reshape(shape),

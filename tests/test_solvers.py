@@ -375,3 +375,77 @@ def test_absolute_tolerance_lets_a_zero_fixed_point_converge():
     assert float(with_atol.y.abs().max()) <= 2e-12
     with pytest.raises(ValueError, match="atol"):
         fixed_point(lambda y: 0.5 * y, y0, atol=-1.0)
+
+
+# ----------------------------------------------- Anderson: ring buffer, mixing, conditioning
+
+
+def reference_anderson(g, y0, m, lam, beta, steps):
+    """Anderson type II written out plainly: full Gram matrix, closed-form weights."""
+    history_y, history_g, y = [], [], y0
+    for _ in range(steps):
+        gy = g(y)
+        history_y, history_g = (history_y + [y])[-m:], (history_g + [gy])[-m:]
+        ys, gs = torch.stack(history_y, 1), torch.stack(history_g, 1)
+        f = gs - ys
+        gram = f @ f.transpose(1, 2)
+        reg = lam * gram.diagonal(dim1=1, dim2=2).mean(dim=1)
+        a = gram + reg[:, None, None] * torch.eye(len(history_y), dtype=y.dtype)
+        z = torch.linalg.solve(a, torch.ones(a.shape[:2], dtype=y.dtype))
+        alpha = z / z.sum(dim=1, keepdim=True)
+        y = torch.einsum("bi,bin->bn", alpha, (1 - beta) * ys + beta * gs)
+    return y
+
+
+@pytest.mark.parametrize(("m", "beta"), [(3, 1.0), (5, 0.7), (1, 0.5)])
+def test_anderson_matches_a_plain_implementation(m, beta):
+    """The ring buffer and the one-row Gram update give the textbook iterates."""
+    g, y0 = tanh_layer(F64, width=12, batch=3)
+    for steps in (1, 2, m + 3, 12):
+        inputs = []
+
+        def recording_g(y, inputs=inputs):
+            inputs.append(y.clone())
+            return g(y)
+
+        fixed_point(recording_g, y0, "anderson", tol=1e-300, max_iter=steps + 1, m=m, beta=beta)
+        expected = reference_anderson(g, y0, m, 1e-4, beta, steps)
+        torch.testing.assert_close(inputs[steps], expected, rtol=1e-9, atol=1e-12)
+
+
+def test_anderson_with_memory_one_is_krasnoselskii_mann():
+    g, y0 = tanh_layer(F64, width=8, batch=2)
+    aa = fixed_point(g, y0, "anderson", tol=1e-10, max_iter=400, m=1, beta=0.6)
+    km = fixed_point(g, y0, "km", tol=1e-10, max_iter=400, alpha=0.6)
+    assert aa.converged and aa.iterations == km.iterations
+    torch.testing.assert_close(aa.y, km.y, rtol=1e-12, atol=1e-14)
+
+
+def test_anderson_numerically_singular_system_is_counted():
+    """m >= n + 2 residuals in R^n are linearly dependent: without regularisation the bordered
+    system is singular (in floating point: numerically singular); the solve says so."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(8, 8, dtype=F64, generator=gen)
+    a = 0.9 * a / torch.linalg.matrix_norm(a, ord=2)
+    b = torch.randn(4, 8, dtype=F64, generator=gen)
+
+    def g(y):
+        return y @ a.T + b + 0.01 * torch.sin(y)
+
+    y0 = torch.zeros(4, 8, dtype=F64)
+    plain = fixed_point(g, y0, "anderson", tol=1e-12, max_iter=200, m=20, lam=0.0)
+    assert plain.converged  # the fallback steps keep the solve going
+    assert "numerically singular" in plain.reason and "time(s)" in plain.reason
+    regularised = fixed_point(g, y0, "anderson", tol=1e-12, max_iter=200, m=20)
+    assert regularised.converged and "singular" not in regularised.reason
+
+
+def test_anderson_regularisation_is_scale_invariant():
+    """With λ' = lam · mean ||f_i||², the problem s·g(y/s) takes the same iterations."""
+    g, y0 = tanh_layer(F64, width=16, batch=2)
+    counts = []
+    for s in (1e-6, 1.0, 1e6):
+        result = fixed_point(lambda y, s=s: s * g(y / s), y0, "anderson", tol=1e-9, max_iter=300)
+        assert result.converged
+        counts.append(result.iterations)
+    assert max(counts) - min(counts) <= 1

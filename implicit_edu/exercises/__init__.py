@@ -7,7 +7,7 @@ functions are called by the chapters' solution cells, by the student copies
 
 Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
 :mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
-Part III: :mod:`differentiating`.
+Part III: :mod:`solvers`, :mod:`differentiating`.
 """
 
 from implicit_edu.exercises import (
@@ -17,6 +17,7 @@ from implicit_edu.exercises import (
     necessity,
     one_over_x,
     regular_operators,
+    solvers,
     sufficiency,
     test_time_compute,
 )
@@ -28,6 +29,7 @@ __all__ = [
     "necessity",
     "one_over_x",
     "regular_operators",
+    "solvers",
     "sufficiency",
     "test_time_compute",
 ]

@@ -1,0 +1,196 @@
+"""Checks for the exercises of the chapter "Fixed-point solvers" (Part III)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from implicit_edu.exercises._common import (
+    as_tensor,
+    assert_close,
+    correct,
+    require_callable,
+    require_number,
+)
+
+F64 = torch.float64
+
+
+# --- the rate of Picard iteration on an affine map -------------------------------------------
+
+
+def _rate_matrices() -> list[torch.Tensor]:
+    """Test matrices: symmetric, non-normal, a scaled rotation and a random one."""
+    gen = torch.Generator().manual_seed(11)
+    a = torch.randn(5, 5, dtype=F64, generator=gen)
+    symmetric = 0.7 * (a + a.T) / torch.linalg.eigvalsh(a + a.T).abs().max()
+    non_normal = torch.tensor([[0.5, 4.0], [0.0, 0.3]], dtype=F64)
+    angle = 0.9
+    rotation = 0.8 * torch.tensor(
+        [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]], dtype=F64
+    )
+    b = torch.randn(6, 6, dtype=F64, generator=gen)
+    random = 0.9 * b / torch.linalg.eigvals(b).abs().max()
+    return [symmetric, non_normal, rotation, random]
+
+
+def picard_rate(A: torch.Tensor) -> float:
+    """The reference: ``lim_k ‖y_k − y*‖^{1/k}`` for ``y ↦ A y + b``, the spectral radius of A."""
+    return float(torch.linalg.eigvals(A).abs().max())
+
+
+def check_picard_rate(rate) -> bool:
+    """Exercise: the asymptotic linear rate of Picard iteration on ``y ↦ A y + b``."""
+    rate = require_callable(rate, "picard_rate(A)")
+    for A in _rate_matrices():
+        got = require_number(rate(A.clone()), "picard_rate(A)")
+        want = picard_rate(A)
+        norm = float(torch.linalg.matrix_norm(A, ord=2))
+        if not math.isclose(want, norm, rel_tol=1e-6) and math.isclose(got, norm, rel_tol=1e-6):
+            raise AssertionError(
+                f"picard_rate gave ‖A‖₂ = {got:.4f} for a matrix whose Picard errors shrink "
+                f"asymptotically by {want:.4f} per step: the norm is only a bound on the rate. "
+                "Which quantity does ‖A^k‖^{1/k} tend to?"
+            )
+        real_parts = float(torch.linalg.eigvals(A).real.abs().max())
+        if not math.isclose(want, real_parts, rel_tol=1e-6) and math.isclose(
+            got, real_parts, rel_tol=1e-6
+        ):
+            raise AssertionError(
+                "picard_rate used the real parts of the eigenvalues: a complex eigenvalue "
+                "λ shrinks the error by |λ| per step, real part and imaginary part together."
+            )
+        assert math.isclose(got, want, rel_tol=1e-6), (
+            f"picard_rate(A) = {got:.6g}, expected {want:.6g} for A = {A.tolist()}: the error "
+            "after k steps is A^k e_0; how fast does ‖A^k‖ decay?"
+        )
+    return correct("the Picard rate of an affine map")
+
+
+# --- iterations from the a-posteriori bound --------------------------------------------------
+
+
+def iterations_needed(L: float, first_residual: float, eps: float) -> int:
+    """The reference: the least k >= 0 with ``L^k ‖g(y_0) − y_0‖ / (1 − L) <= eps``.
+
+    By the a-posteriori bound ``‖y_k − y*‖ <= ‖g(y_k) − y_k‖ / (1 − L)`` and the contraction of
+    the residuals ``‖g(y_k) − y_k‖ <= L^k ‖g(y_0) − y_0‖``, Picard's y_k is then eps-accurate.
+    """
+    bound = first_residual / (1.0 - L)
+    if bound <= eps:
+        return 0
+    return math.ceil(math.log(eps / bound) / math.log(L))
+
+
+_ITERATION_CASES = [(0.9, 2.0, 1e-8), (0.5, 1.0, 1e-6), (0.99, 0.1, 1e-6), (0.95, 3.0, 1e-3)]
+
+
+def check_iterations_needed(count) -> bool:
+    """Exercise: ``count(L, r0, eps)``, the Picard iterations the bounds guarantee suffice."""
+    count = require_callable(count, "iterations_needed(L, r0, eps)")
+    for L, r0, eps in _ITERATION_CASES:
+        got = require_number(count(L, r0, eps), f"iterations_needed({L}, {r0}, {eps})")
+        want = iterations_needed(L, r0, eps)
+        assert got == int(got), f"iterations_needed must be a whole number, got {got}."
+        without_factor = math.ceil(math.log(eps / r0) / math.log(L))
+        if got == without_factor and got != want:
+            raise AssertionError(
+                f"iterations_needed({L}, {r0}, {eps}) = {int(got)} ignores the factor "
+                "1/(1 − L) of the a-posteriori bound: a small residual is a small error only "
+                "after dividing by 1 − L."
+            )
+        if got == want - 1:
+            raise AssertionError(
+                f"iterations_needed({L}, {r0}, {eps}) = {int(got)} is one short: round up."
+            )
+        assert got == want, (
+            f"iterations_needed({L}, {r0}, {eps}) = {int(got)}, expected {want}: solve "
+            "L^k r0 / (1 − L) <= eps for the least whole k."
+        )
+    assert count(0.5, 1e-9, 1e-6) == 0, (
+        "iterations_needed(0.5, 1e-9, 1e-6) should be 0: y_0 is already accurate enough."
+    )
+    return correct("the iteration count from the a-posteriori bound")
+
+
+# --- one Krasnoselskii–Mann step -------------------------------------------------------------
+
+
+def check_km_step(km_step) -> bool:
+    """Exercise: ``km_step(g, y, alpha) = (1 − α) y + α g(y)``."""
+    km_step = require_callable(km_step, "km_step(g, y, alpha)")
+    gen = torch.Generator().manual_seed(3)
+    y = torch.randn(4, 3, dtype=F64, generator=gen)
+    c = torch.randn(3, dtype=F64, generator=gen)
+
+    def reflection(v: torch.Tensor) -> torch.Tensor:
+        return 2 * c - v  # nonexpansive, fixed point c
+
+    for alpha in (0.5, 0.25, 0.9):
+        got = as_tensor(km_step(reflection, y.clone(), alpha), f"km_step(g, y, {alpha})")
+        want = (1 - alpha) * y + alpha * reflection(y)
+        swapped = alpha * y + (1 - alpha) * reflection(y)
+        if got.shape == want.shape and torch.allclose(got, swapped) and alpha != 0.5:
+            raise AssertionError(
+                f"km_step(g, y, {alpha}) swapped the weights: α multiplies g(y), and α = 1 "
+                "is a plain Picard step."
+            )
+        assert_close(got, want, f"km_step(g, y, {alpha})")
+    one_step = as_tensor(km_step(reflection, y.clone(), 0.5), "km_step(g, y, 0.5)")
+    assert_close(one_step, c.expand_as(y), "with α = 1/2 one step lands on the fixed point c")
+    return correct("the Krasnoselskii–Mann step")
+
+
+# --- the Anderson weights --------------------------------------------------------------------
+
+
+def anderson_weights(F: torch.Tensor, lam: float) -> torch.Tensor:
+    """The reference: α minimising ``‖Fᵀα‖² + lam·s‖α‖²`` subject to ``Σα = 1``.
+
+    ``F`` has the residuals f_i as rows, shape (m, n); ``s = mean_i ‖f_i‖²``. With
+    ``A = F Fᵀ + lam·s I`` the minimiser is ``A⁻¹1 / (1ᵀA⁻¹1)``.
+    """
+    F = torch.as_tensor(F, dtype=F64)
+    gram = F @ F.T
+    scale = gram.diagonal().mean()
+    z = torch.linalg.solve(
+        gram + lam * scale * torch.eye(len(F), dtype=F64), torch.ones(len(F), dtype=F64)
+    )
+    return z / z.sum()
+
+
+def check_anderson_weights(weights) -> bool:
+    """Exercise: ``anderson_weights(F, lam)`` with the regularisation scaled to the residuals."""
+    weights = require_callable(weights, "anderson_weights(F, lam)")
+    gen = torch.Generator().manual_seed(5)
+    F = torch.randn(4, 10, dtype=F64, generator=gen)
+    for scale, lam in [(1.0, 0.0), (1.0, 1e-2), (1.0, 1.0), (1e-4, 1e-2)]:
+        Fs = scale * F
+        got = as_tensor(weights(Fs.clone(), lam), f"anderson_weights(F, lam={lam})").flatten()
+        want = anderson_weights(Fs, lam)
+        assert got.shape == want.shape, (
+            f"anderson_weights should return one weight per residual: shape {tuple(want.shape)}, "
+            f"got {tuple(got.shape)}."
+        )
+        if abs(float(got.sum()) - 1.0) > 1e-6:
+            raise AssertionError(
+                f"the weights sum to {float(got.sum()):.4g}, not 1: the constraint Σ α_i = 1 is "
+                "what makes Σ α_i g(y_i) an estimate of the fixed point (a least-squares fit "
+                "without it would just return α = 0)."
+            )
+        if lam > 0:
+            unscaled = torch.linalg.solve(
+                Fs @ Fs.T + lam * torch.eye(4, dtype=F64), torch.ones(4, dtype=F64)
+            )
+            unscaled = unscaled / unscaled.sum()
+            if torch.allclose(got, unscaled, rtol=1e-6, atol=1e-9) and not torch.allclose(
+                want, unscaled, rtol=1e-6, atol=1e-9
+            ):
+                raise AssertionError(
+                    f"with residuals of size {scale:g} your regularisation is not scaled: use "
+                    "lam · mean_i ‖f_i‖² so that the weights do not change when the problem is "
+                    "rescaled."
+                )
+        assert_close(got, want, f"anderson_weights(F, lam={lam}) for residuals of size {scale:g}")
+    return correct("the Anderson weights")
