@@ -8,6 +8,8 @@ built. The modules follow the chapters:
   Anderson, Broyden);
 * :mod:`implicit_edu.deq`: ``DEQ``, an implicit layer with implicit-function-theorem, Jacobian-free,
   phantom or unrolled gradients;
+* :mod:`implicit_edu.regular`: operator families that stay contractions (spectral, averaged,
+  monotone);
 * :mod:`implicit_edu.toy`: the 1/x operator of chapter 2;
 * :mod:`implicit_edu.theory`: the sufficiency construction and numerical regularity checks;
 * :mod:`implicit_edu.lipschitz`: empirical Lipschitz constants, the trace L_t, spectral norms;

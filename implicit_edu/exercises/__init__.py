@@ -7,16 +7,19 @@ functions are called by the chapters' solution cells, by the student copies
 
 Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
 :mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
-Part III: :mod:`solvers`, :mod:`differentiating`.
+Part III: :mod:`solvers`, :mod:`differentiating`, :mod:`regularity`,
+:mod:`first_model`.
 """
 
 from implicit_edu.exercises import (
     differentiating,
+    first_model,
     implicit_models,
     lipschitz_maps,
     necessity,
     one_over_x,
     regular_operators,
+    regularity,
     solvers,
     sufficiency,
     test_time_compute,
@@ -24,11 +27,13 @@ from implicit_edu.exercises import (
 
 __all__ = [
     "differentiating",
+    "first_model",
     "implicit_models",
     "lipschitz_maps",
     "necessity",
     "one_over_x",
     "regular_operators",
+    "regularity",
     "solvers",
     "sufficiency",
     "test_time_compute",

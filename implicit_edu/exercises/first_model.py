@@ -1,0 +1,116 @@
+"""Checks for the exercises of the chapter "A first trained implicit model" (Part III)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from implicit_edu.exercises._common import correct, require_callable, require_number
+
+
+def _implicit_count(width: int) -> int:
+    """Parameters of the implicit classifier, counted from the module itself."""
+    from implicit_edu.digits import ImplicitClassifier, parameter_count
+
+    return parameter_count(ImplicitClassifier(width))
+
+
+def check_implicit_count(count) -> bool:
+    """Exercise: ``count(n)``, the parameters of the implicit classifier of state size n."""
+    count = require_callable(count, "implicit_count(n)")
+    for n in (7, 32, 64, 100, 1):
+        got = require_number(count(n), f"implicit_count({n})")
+        want = _implicit_count(n)
+        if got == want:
+            continue
+        hints = {
+            want + n * n: "W = μV/||V||₂ is computed from V: count V only, not W as well",
+            want - n: "the injection Q(x) = Ux + b has a bias b of size n",
+            want - 10: "the read-out Rz + c has a bias c of size 10",
+            want - 10 * n - 10: "the read-out R z + c (n → 10) has parameters too",
+            want - n * n: "the operator's matrix V (n × n) is trained",
+        }
+        hint = hints.get(int(got), "count V (n × n), U (n × 64), b (n), R (10 × n) and c (10)")
+        raise AssertionError(f"implicit_count({n}) = {got}, expected {want}: {hint}.")
+    return correct("the parameter count of the implicit classifier")
+
+
+def matched_one_layer_width(count: int) -> int:
+    """The width h of an MLP 64 → h → 10 whose count 75 h + 10 is closest to ``count``."""
+    low = (count - 10) // 75
+    return min((low, low + 1), key=lambda h: abs(75 * h + 10 - count))
+
+
+def check_matched_width(h) -> bool:
+    """Exercise: the width h of a one-hidden-layer MLP 64 → h → 10 matching the n = 64 model."""
+    value = require_number(h, "h")
+    assert value == int(value), f"h must be a whole number of units, got {value}."
+    count = _implicit_count(64)
+    want = matched_one_layer_width(count)
+    exact = (count - 10) / 75
+    if value == math.floor(exact) and value != want:
+        raise AssertionError(
+            f"h = {int(value)} rounds {exact:.2f} down, but h = {want} gives a count closer to "
+            f"{count}: compare |75 h + 10 − {count}| for both neighbours."
+        )
+    assert value == want, (
+        f"h = {int(value)} gives {75 * int(value) + 10} parameters, not the closest to {count}: "
+        "an MLP 64 → h → 10 has 64 h + h weights and biases in, 10 h + 10 out."
+    )
+    return correct("the matched width")
+
+
+def check_prediction_at_zero(model, x, labels, predicted_class, accuracy) -> bool:
+    """Exercise: the class predicted after t = 0 iterations, and the test accuracy there."""
+    cls = require_number(predicted_class, "predicted_class")
+    acc = require_number(accuracy, "accuracy")
+    with torch.no_grad():
+        want_class = int(model.readout.bias.argmax())
+        frequency = float((labels == want_class).double().mean())
+    assert 0 <= acc <= 1, f"accuracy must be a fraction in [0, 1], got {acc}."
+    if cls == int(labels.bincount().argmax()) and cls != want_class:
+        raise AssertionError(
+            f"class {int(cls)} is the most frequent test class, but the model does not know the "
+            "test labels: at z_0 = 0 the logits are R·0 + c."
+        )
+    assert cls == want_class, (
+        f"class {cls:g} is not what the model predicts at t = 0: with z_0 = 0 every image gets "
+        "the logits R·0 + c = c, so every image gets the same class. Which one?"
+    )
+    if math.isclose(acc, 0.1, abs_tol=1e-12) and not math.isclose(frequency, 0.1):
+        raise AssertionError(
+            "0.1 is only approximately right: the accuracy is the share of test images whose "
+            f"label is class {want_class}, which is not exactly a tenth."
+        )
+    assert math.isclose(acc, frequency, abs_tol=1e-9), (
+        f"accuracy {acc} is wrong: every image is predicted as class {want_class}, so the "
+        f"accuracy is the share of test images with that label."
+    )
+    del x  # the prediction at t = 0 does not depend on the image
+    return correct("the prediction at t = 0")
+
+
+def guaranteed_steps(mu: float, width: int, accuracy: float) -> int:
+    """The least t with μ^t √n <= accuracy: then ||z_t − z*|| <= accuracy from z_0 = 0."""
+    return math.ceil(math.log(accuracy / math.sqrt(width)) / math.log(mu))
+
+
+def check_guaranteed_steps(t) -> bool:
+    """Exercise: the least t guaranteeing ||z_t − z*|| <= 1e-3 for every image (μ = 0.9, n = 64)."""
+    value = require_number(t, "t")
+    assert value == int(value), f"t must be a whole number of iterations, got {value}."
+    want = guaranteed_steps(0.9, 64, 1e-3)
+    without_norm = math.ceil(math.log(1e-3) / math.log(0.9))
+    if value == without_norm:
+        raise AssertionError(
+            f"t = {int(value)} makes μ^t <= 1e-3, but the bound is μ^t ||z*||: how large can "
+            "||z*|| be when every entry of z* = tanh(...) lies in (−1, 1)?"
+        )
+    if value == want - 1:
+        raise AssertionError(f"t = {int(value)} is one short: round the bound up, not down.")
+    assert value == want, (
+        f"t = {int(value)} is not the least such t: from z_0 = 0, ||z_t − z*|| <= μ^t ||z*|| and "
+        "||z*|| <= √n."
+    )
+    return correct("the guaranteed number of iterations")
