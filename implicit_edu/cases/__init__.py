@@ -1,0 +1,9 @@
+"""The paper's case studies, one subpackage or module per case (Part IV of the book).
+
+* :mod:`implicit_edu.cases.lp`: linear programs solved by explicit and implicit graph networks
+  (the paper's Table 1);
+* :mod:`implicit_edu.cases.deblur`: image deblurring with implicit plug-and-play operators.
+
+Shared by all of them: :mod:`implicit_edu.cases.cache`, the on-disk cache of generated data sets
+and trained models, keyed by a hash of their configuration.
+"""
