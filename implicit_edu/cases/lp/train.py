@@ -1,0 +1,199 @@
+"""Training the explicit and implicit GNNs, several at a time, and measuring their errors.
+
+Full-batch Adam on the mean squared error of normalised targets, with a cosine learning rate and
+gradients clipped to norm ``clip``. The implicit model is trained unrolled through a fixed number
+of iterations (a plain loop, not ``implicit_edu.DEQ``: the paper's operator has no contraction
+constraint and is run for a fixed K): ``unroll_first`` iterations for the first
+``switch_fraction`` of the epochs, then ``unroll_second`` with the learning rate multiplied by
+``second_phase_lr``, as the paper does (3 iterations at 1e-2, then 6 at a smaller rate).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import math
+import multiprocessing
+import sys
+import time
+import warnings
+
+import numpy as np
+import torch
+
+from implicit_edu.cases.cache import cached_state
+from implicit_edu.cases.lp.config import LPConfig
+from implicit_edu.cases.lp.data import generate, relative_error
+from implicit_edu.cases.lp.models import build, feature_scales, graph_batch
+from implicit_edu.notebook import in_colab
+from implicit_edu.profiles import get_device
+
+KINDS = ("explicit", "implicit")
+
+
+def dataset(cfg: LPConfig) -> tuple[dict, dict]:
+    """The training and test sets of the configuration (one seeded stream, split)."""
+    arrays = generate(cfg.num_train + cfg.num_test, cfg.data_seed, cfg.m, cfg.n, cfg.nnz)
+    train = {k: v[: cfg.num_train] for k, v in arrays.items() if k != "attempts"}
+    test = {k: v[cfg.num_train :] for k, v in arrays.items() if k != "attempts"}
+    return train, test
+
+
+def _training_key(cfg: LPConfig, kind: str, d: int, seed: int) -> dict:
+    fields = ("version", "m", "n", "nnz", "num_train", "num_test", "data_seed", "lr",
+              "second_phase_lr", "clip", "unroll_first", "unroll_second",
+              "switch_fraction")  # fmt: skip
+    key = {f: getattr(cfg, f) for f in fields}
+    key["epochs"] = cfg.epochs_explicit if kind == "explicit" else cfg.epochs_implicit
+    return {**key, "kind": kind, "d": d, "seed": seed}
+
+
+def train_one(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, threads=None) -> dict:
+    """Train one model; returns ``{"model": state_dict, "loss": [...], "seconds": float}``."""
+    device = get_device()
+    previous = torch.get_num_threads()
+    if device.type == "cpu":  # small dense products: one thread is fastest (case-studies.md)
+        torch.set_num_threads(threads or 1)
+    try:
+        return _train(cfg, kind, d, seed, train, device)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _train(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, device) -> dict:
+    torch.manual_seed(seed)
+    model = build(kind, d, feature_scales(train)).to(device)
+    graph = graph_batch(train, device=device)
+    target = torch.as_tensor(train["x"], dtype=torch.float32, device=device) / model.target_scale
+    epochs = cfg.epochs_explicit if kind == "explicit" else cfg.epochs_implicit
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    switch = math.ceil(cfg.switch_fraction * epochs) if kind == "implicit" else epochs
+
+    def factor(epoch: int) -> float:  # cosine decay, and a smaller rate for the deeper unroll
+        second = cfg.second_phase_lr if epoch >= switch else 1.0
+        return second * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    losses, start = [], time.perf_counter()
+    for epoch in range(epochs):
+        iterations = cfg.unroll_first if epoch < switch else cfg.unroll_second
+        optimizer.zero_grad()
+        loss = torch.mean((model(graph, iterations) - target) ** 2)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
+        optimizer.step()
+        schedule.step()
+        losses.append(float(loss.detach()))
+    state = {k: v.cpu() for k, v in model.state_dict().items()}
+    return {"model": state, "loss": losses, "seconds": time.perf_counter() - start}
+
+
+def cached_model(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, threads=None) -> dict:
+    """A trained model from the on-disk cache, or trained now (module level: runs in workers)."""
+    key = _training_key(cfg, kind, d, seed)
+    return cached_state("lp-model", key, lambda: train_one(cfg, kind, d, seed, train, threads))
+
+
+def load(kind: str, d: int, state: dict, cfg: LPConfig | None = None):
+    """A model rebuilt from a state dict, in evaluation mode (float32, on the device)."""
+    model = build(kind, d)
+    if kind == "implicit" and cfg is not None:
+        model.iterations = cfg.eval_iterations
+    model.load_state_dict(state)
+    return model.to(get_device()).eval()
+
+
+def jobs(cfg: LPConfig) -> list[tuple[str, int, int]]:
+    """(kind, d, seed) for every model of the configuration, longest to train first."""
+    todo = [(k, d, s) for d in cfg.embeddings for s in cfg.seeds_for(d) for k in KINDS]
+    return sorted(todo, key=lambda job: (-job[1], job[0] == "explicit", job[2]))
+
+
+def _show(progress: bool | None) -> bool:
+    if progress is not None:
+        return progress
+    return in_colab() or sys.stderr.isatty()
+
+
+def train_all(cfg: LPConfig, train: dict, progress: bool | None = None) -> dict:
+    """Train (or load) every model: ``{(kind, d, seed): {"model", "loss", "seconds"}}``.
+
+    With ``cfg.workers`` > 1 on a CPU, the models train side by side in worker processes
+    ("spawn", one torch thread each); if the pool cannot start or breaks, the remaining models
+    are trained one after the other in this process.
+    """
+    from tqdm.auto import tqdm
+
+    todo = jobs(cfg)
+    show = _show(progress)
+    results: dict = {}
+    if cfg.workers > 1 and len(todo) > 1 and get_device().type == "cpu":
+        try:
+            context = multiprocessing.get_context("spawn")
+            with concurrent.futures.ProcessPoolExecutor(cfg.workers, mp_context=context) as pool:
+                futures = {pool.submit(cached_model, cfg, *job, train, 1): job for job in todo}
+                done = concurrent.futures.as_completed(futures)
+                for future in tqdm(done, total=len(todo), desc="models", disable=not show):
+                    results[futures[future]] = future.result()
+        except (OSError, RuntimeError, concurrent.futures.process.BrokenProcessPool) as error:
+            warnings.warn(
+                f"parallel training failed ({error}); training one model at a time",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+    rest = [job for job in todo if job not in results]
+    for job in tqdm(rest, desc="models", disable=not show or not rest):
+        results[job] = cached_model(cfg, *job, train)
+    return {job: results[job] for job in sorted(results)}
+
+
+@torch.no_grad()
+def errors(model, arrays: dict, iterations: int | None = None) -> np.ndarray:
+    """The paper's error ‖ŷ − y*‖ / (‖y*‖ + 1) of every instance."""
+    graph = graph_batch(arrays, device=get_device())
+    prediction = model.predict(graph, iterations).double().cpu().numpy()
+    return relative_error(prediction, arrays["x"])
+
+
+@torch.no_grad()
+def errors_by_iterations(model, arrays: dict, max_iterations: int) -> np.ndarray:
+    """Errors of the implicit model after K = 0, 1, …, max_iterations steps: (K + 1, instances)."""
+    graph = graph_batch(arrays, device=get_device())
+    steps = model.trajectory(graph, max_iterations)
+    return np.stack(
+        [
+            relative_error((y * model.target_scale).double().cpu().numpy(), arrays["x"])
+            for y in steps
+        ]
+    )
+
+
+def summary(cfg: LPConfig, models: dict, train: dict, test: dict) -> dict:
+    """Per (kind, d): parameter counts and train/test errors per seed (and per test instance)."""
+    from implicit_edu.cases.lp.models import parameter_count
+
+    table: dict = {}
+    for (kind, d, _seed), result in models.items():
+        model = load(kind, d, result["model"], cfg)
+        iterations = cfg.eval_iterations if kind == "implicit" else None
+        row = table.setdefault(
+            (kind, d), {"params": parameter_count(model), "train": [], "test": [], "per_test": []}
+        )
+        row["train"].append(float(errors(model, train, iterations).mean()))
+        per_test = errors(model, test, iterations)
+        row["test"].append(float(per_test.mean()))
+        row["per_test"].append(per_test)
+    return table
+
+
+__all__ = [
+    "KINDS",
+    "dataset",
+    "train_one",
+    "cached_model",
+    "load",
+    "jobs",
+    "train_all",
+    "errors",
+    "errors_by_iterations",
+    "summary",
+]
