@@ -8,13 +8,15 @@ functions are called by the chapters' solution cells, by the student copies
 Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
 :mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
 Part III: :mod:`solvers`, :mod:`differentiating`, :mod:`regularity`,
-:mod:`first_model`.
+:mod:`first_model`. Part IV: :mod:`deblurring`, :mod:`linear_programs`.
 """
 
 from implicit_edu.exercises import (
+    deblurring,
     differentiating,
     first_model,
     implicit_models,
+    linear_programs,
     lipschitz_maps,
     necessity,
     one_over_x,
@@ -26,9 +28,11 @@ from implicit_edu.exercises import (
 )
 
 __all__ = [
+    "deblurring",
     "differentiating",
     "first_model",
     "implicit_models",
+    "linear_programs",
     "lipschitz_maps",
     "necessity",
     "one_over_x",

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from implicit_edu.paper import LP_ITERATION_ERROR
 from implicit_edu.profiles import current_profile, pick
 
-#: The paper's test error of the implicit GNN after its iterations (mean, std over test instances),
-#: reported beside Table 1 (Liu, Ding, Osher, Yin 2025, linear-programs experiment). Not in
-#: implicit_edu.paper, so kept here.
-PAPER_ITERATION_ERROR = (0.146, 0.091)
+#: The paper's test error of the implicit GNN over its iterations (implicit_edu.paper).
+PAPER_ITERATION_ERROR = LP_ITERATION_ERROR
 
 
 @dataclass(frozen=True)
