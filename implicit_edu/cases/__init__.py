@@ -5,5 +5,6 @@
 * :mod:`implicit_edu.cases.deblur`: image deblurring with implicit plug-and-play operators.
 
 Shared by all of them: :mod:`implicit_edu.cases.cache`, the on-disk cache of generated data sets
-and trained models, keyed by a hash of their configuration.
+and trained models, keyed by a hash of their configuration, and :mod:`implicit_edu.cases.parallel`,
+which trains several small models side by side in worker processes on a CPU.
 """

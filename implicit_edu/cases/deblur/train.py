@@ -7,12 +7,9 @@ can be trained in parallel worker processes (one torch thread each): :func:`trai
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
-import multiprocessing
 import sys
 import time
-import warnings
 from typing import Any
 
 import numpy as np
@@ -30,6 +27,7 @@ from implicit_edu.cases.deblur.models import (
     widen,
 )
 from implicit_edu.cases.deblur.physics import BlurOperator, motion_kernel
+from implicit_edu.cases.parallel import run_jobs
 from implicit_edu.deq import DEQ
 from implicit_edu.notebook import in_colab
 from implicit_edu.profiles import get_device
@@ -295,8 +293,6 @@ def train_models(
     one torch thread each); if the pool cannot start (or fails) they are trained one after the
     other in this process. Returns ``{name: {"model", "history", "seconds"}}``.
     """
-    from tqdm.auto import tqdm
-
     _check_config(cfg)
     names = tuple(names or _model_names(cfg))
     for name in names:
@@ -304,27 +300,6 @@ def train_models(
     if not (isinstance(workers, int) and workers >= 1):
         raise ValueError(f"workers must be a positive integer, got {workers!r}")
     denoiser_state = pretrain_denoiser(cfg, progress)["model"]
-    show = _show_progress(progress)
-    results: dict[str, dict] = {}
-    cpu = get_device().type == "cpu"
-    if workers > 1 and len(names) > 1 and cpu:
-        # longest jobs first, so that the two workers finish at about the same time
-        try:
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(workers, mp_context=context) as pool:
-                futures = {
-                    pool.submit(_cached_model, cfg, name, denoiser_state, 1): name for name in names
-                }
-                done = concurrent.futures.as_completed(futures)
-                for future in tqdm(done, total=len(names), desc="models", disable=not show):
-                    results[futures[future]] = future.result()
-        except (OSError, RuntimeError, concurrent.futures.process.BrokenProcessPool) as error:
-            warnings.warn(
-                f"parallel training failed ({error}); training one model at a time",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    for name in tqdm([n for n in names if n not in results], desc="models", disable=not show):
-        # one thread: the convolutions are small, and on a busy CPU more threads only wait
-        results[name] = _cached_model(cfg, name, denoiser_state, 1 if cpu else None)
-    return {name: results[name] for name in names}
+    threads = 1 if get_device().type == "cpu" else None  # small convolutions: one thread each
+    todo = {name: (cfg, name, denoiser_state, threads) for name in names}
+    return run_jobs(_cached_model, todo, workers, _show_progress(progress))

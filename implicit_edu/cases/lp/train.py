@@ -10,12 +10,9 @@ constraint and is run for a fixed K): ``unroll_first`` iterations for the first
 
 from __future__ import annotations
 
-import concurrent.futures
 import math
-import multiprocessing
 import sys
 import time
-import warnings
 
 import numpy as np
 import torch
@@ -24,6 +21,7 @@ from implicit_edu.cases.cache import cached_state
 from implicit_edu.cases.lp.config import LPConfig
 from implicit_edu.cases.lp.data import generate, relative_error
 from implicit_edu.cases.lp.models import build, feature_scales, graph_batch
+from implicit_edu.cases.parallel import run_jobs
 from implicit_edu.notebook import in_colab
 from implicit_edu.profiles import get_device
 
@@ -121,28 +119,8 @@ def train_all(cfg: LPConfig, train: dict, progress: bool | None = None) -> dict:
     ("spawn", one torch thread each); if the pool cannot start or breaks, the remaining models
     are trained one after the other in this process.
     """
-    from tqdm.auto import tqdm
-
-    todo = jobs(cfg)
-    show = _show(progress)
-    results: dict = {}
-    if cfg.workers > 1 and len(todo) > 1 and get_device().type == "cpu":
-        try:
-            context = multiprocessing.get_context("spawn")
-            with concurrent.futures.ProcessPoolExecutor(cfg.workers, mp_context=context) as pool:
-                futures = {pool.submit(cached_model, cfg, *job, train, 1): job for job in todo}
-                done = concurrent.futures.as_completed(futures)
-                for future in tqdm(done, total=len(todo), desc="models", disable=not show):
-                    results[futures[future]] = future.result()
-        except (OSError, RuntimeError, concurrent.futures.process.BrokenProcessPool) as error:
-            warnings.warn(
-                f"parallel training failed ({error}); training one model at a time",
-                RuntimeWarning,
-                stacklevel=2,
-            )
-    rest = [job for job in todo if job not in results]
-    for job in tqdm(rest, desc="models", disable=not show or not rest):
-        results[job] = cached_model(cfg, *job, train)
+    todo = {job: (cfg, *job, train, 1) for job in jobs(cfg)}
+    results = run_jobs(cached_model, todo, cfg.workers, _show(progress))
     return {job: results[job] for job in sorted(results)}
 
 
