@@ -23,7 +23,6 @@ on each test image (the empirical rate, the spectral radius and norm of the Jaco
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ import torch
 from torch import nn
 
 from implicit_edu.deq import DEQ, TanhOperator
-from implicit_edu.notebook import in_colab
+from implicit_edu.notebook import show_progress
 from implicit_edu.profiles import get_device, pick, seed_everything
 
 __all__ = [
@@ -284,13 +283,6 @@ class History:
     backward_iterations: list[int] = field(default_factory=list)
 
 
-def _show_progress(progress: bool | None) -> bool:
-    """Progress bars by default only where someone watches: on Colab or in a terminal."""
-    if progress is not None:
-        return progress
-    return in_colab() or sys.stderr.isatty()
-
-
 def train(
     model: nn.Module,
     data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
@@ -313,7 +305,7 @@ def train(
     shuffle = torch.Generator().manual_seed(seed)
     layer = model.layer if isinstance(model, ImplicitClassifier) else None
     history = History()
-    bar = trange(epochs, desc=type(model).__name__, disable=not _show_progress(progress))
+    bar = trange(epochs, desc=type(model).__name__, disable=not show_progress(progress))
     for _ in bar:
         model.train()
         order = torch.randperm(len(x_train), generator=shuffle).to(x_train.device)

@@ -11,6 +11,17 @@ def in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def show_progress(progress: bool | None = None) -> bool:
+    """Whether to draw progress bars: ``progress`` if given, else only where someone watches.
+
+    By default bars are drawn on Colab and in a terminal, not in a book build (where they would
+    only add noise to the executed page).
+    """
+    if progress is not None:
+        return progress
+    return in_colab() or sys.stderr.isatty()
+
+
 def glue(name: str, value: Any, display: bool = False) -> Any:
     """Store ``value`` under ``name`` for ``{glue:text}`` roles in the chapter's prose.
 

@@ -11,8 +11,10 @@ Without the variable the profile is ``gpu`` where CUDA is available and ``cpu`` 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 from typing import TypeVar
 
 import numpy as np
@@ -58,3 +60,19 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     np.random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
+
+
+@contextlib.contextmanager
+def fixed_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``torch.set_num_threads(n)`` (``None``: leave it as it is).
+
+    Small models train fastest on one CPU thread each (see the case studies); the previous
+    setting is restored however the block ends.
+    """
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -1,8 +1,8 @@
 """Evaluation against the number of iterations t: PSNR_t and the empirical L_t.
 
 * PSNR_t: y_t = G(y_{t−1}, x) from y₀ = x (the observation), as the paper's PSNR runs.
-* L_t: from y₀ = 0, the t-step map x ↦ y_t(x) is compared at x and x + δ with
-  δ = ε A v_f, v_f the unit singular vector of A at frequency rank f:
+* L_t (with :mod:`implicit_edu.lipschitz`): from y₀ = 0, the t-step map x ↦ y_t(x) is compared
+  at x and x + δ with δ = ε A v_f, v_f the unit singular vector of A at frequency rank f:
   L_t = ‖y_t(x + δ) − y_t(x)‖ / ‖δ‖ (the paper takes the largest over images and f).
   Computed in float64: ‖δ‖ = ε s_f is tiny where the singular value s_f is small.
 """
@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from implicit_edu.cases.deblur.physics import BlurOperator, psnr
+from implicit_edu.lipschitz import empirical_lipschitz, lipschitz_trace
 
 __all__ = [
     "iterates",
@@ -68,6 +69,19 @@ def fixed_point_outputs(layer: nn.Module, x: torch.Tensor, batch: int = 64) -> t
         )
 
 
+def _measurement_direction(blur: BlurOperator, rank: float, like: torch.Tensor) -> torch.Tensor:
+    """A v_f for the unit singular vector v_f at frequency rank f, shaped like one sample."""
+    v, _ = blur.singular_vector(rank)
+    return blur.forward(v.expand_as(like[:1]).to(like.device))
+
+
+def _float64_copy(model: nn.Module, x: torch.Tensor) -> tuple[nn.Module, torch.Tensor]:
+    """A float64 copy of ``model`` in evaluation mode, and ``x`` in float64 on its device."""
+    copied = copy.deepcopy(model).double().eval()
+    device = next(copied.parameters()).device
+    return copied, x.to(device=device, dtype=torch.float64)
+
+
 def lipschitz_against_iterations(
     operator: nn.Module,
     blur: BlurOperator,
@@ -79,26 +93,20 @@ def lipschitz_against_iterations(
     """Ratios ‖y_t(x + δ_f) − y_t(x)‖ / ‖δ_f‖ from y₀ = 0, δ_f = ε A v_f.
 
     Returns a float64 tensor of shape (len(ranks), N, steps) for t = 1, ..., steps; L_t of the
-    paper is its maximum over the first two axes. The operator is copied to float64.
+    paper is its maximum over the first two axes. The operator is copied to float64, and the
+    trajectories are run by :func:`implicit_edu.lipschitz.lipschitz_trace`, with the size
+    ‖δ_f‖ = ε ‖A v_f‖ of the paper's perturbation.
     """
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps!r}")
-    op = copy.deepcopy(operator).double().eval()
-    device = next(op.parameters()).device
-    x = x.to(device=device, dtype=torch.float64)
-    out = torch.zeros(len(ranks), len(x), steps, dtype=torch.float64)
-    for i, rank in enumerate(ranks):
-        v, _ = blur.singular_vector(rank)
-        delta = eps * blur.forward(v.expand_as(x[:1]).to(device))  # same δ for every image
-        delta_norm = delta.flatten(1).norm(dim=1)
-        pair = torch.cat([x, x + delta])
-        zero = torch.zeros_like(pair)
-        for t, y in enumerate(iterates(op, pair, steps, zero)):
-            if t == 0:
-                continue
-            diff = (y[len(x) :] - y[: len(x)]).flatten(1).norm(dim=1)
-            out[i, :, t - 1] = (diff / delta_norm).cpu()
-    return out
+    op, x = _float64_copy(operator, x)
+    rows = []
+    for rank in ranks:
+        direction = _measurement_direction(blur, rank, x)  # the same δ for every image
+        size = eps * float(direction.norm())
+        ratios = lipschitz_trace(op, x, direction, size, steps, reduce="none")  # (steps, N)
+        rows.append(ratios.T.cpu())
+    return torch.stack(rows)
 
 
 def explicit_lipschitz(
@@ -110,15 +118,10 @@ def explicit_lipschitz(
     """
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps!r}")
-    net = copy.deepcopy(model).double().eval()
-    device = next(net.parameters()).device
-    x = x.to(device=device, dtype=torch.float64)
-    out = torch.zeros(len(ranks), len(x), dtype=torch.float64)
-    with torch.no_grad():
-        base = net(x)
-        for i, rank in enumerate(ranks):
-            v, _ = blur.singular_vector(rank)
-            delta = eps * blur.forward(v.expand_as(x[:1]).to(device))
-            diff = (net(x + delta) - base).flatten(1).norm(dim=1)
-            out[i] = (diff / delta.flatten(1).norm(dim=1)).cpu()
-    return out
+    net, x = _float64_copy(model, x)
+    rows = []
+    for rank in ranks:
+        direction = _measurement_direction(blur, rank, x)
+        size = eps * float(direction.norm())
+        rows.append(empirical_lipschitz(net, x, direction, size).cpu())
+    return torch.stack(rows)

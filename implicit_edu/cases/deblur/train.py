@@ -8,7 +8,6 @@ can be trained in parallel worker processes (one torch thread each): :func:`trai
 from __future__ import annotations
 
 import dataclasses
-import sys
 import time
 from typing import Any
 
@@ -29,8 +28,8 @@ from implicit_edu.cases.deblur.models import (
 from implicit_edu.cases.deblur.physics import BlurOperator, motion_kernel
 from implicit_edu.cases.parallel import run_jobs
 from implicit_edu.deq import DEQ
-from implicit_edu.notebook import in_colab
-from implicit_edu.profiles import get_device
+from implicit_edu.notebook import show_progress
+from implicit_edu.profiles import fixed_threads, get_device
 
 __all__ = [
     "MODEL_NAMES",
@@ -58,12 +57,6 @@ def _check_config(cfg: Any) -> None:
             f"expected a DeblurConfig (from implicit_edu.cases.deblur.config()), "
             f"got {type(cfg).__name__}"
         )
-
-
-def _show_progress(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return in_colab() or sys.stderr.isatty()
 
 
 def make_blur(cfg: DeblurConfig) -> BlurOperator:
@@ -153,44 +146,47 @@ def pretrain_denoiser(cfg: DeblurConfig, progress: bool | None = None) -> dict[s
     _check_config(cfg)
 
     def build():
-        from tqdm.auto import tqdm
-
         torch.manual_seed(cfg.seed)
         device = get_device()
-        threads = torch.get_num_threads()
-        if device.type == "cpu":
-            torch.set_num_threads(1)  # small convolutions: one thread is robust on a busy CPU
-        model = build_denoiser(cfg).to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=cfg.pretrain_lr)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.pretrain_steps)
-        train = make_data(cfg)["train"]
-        losses, start = [], time.perf_counter()
-        batches = _batches(train, cfg.pretrain_batch, cfg.pretrain_steps, cfg.seed + 10)
-        bar = tqdm(
-            batches,
-            total=cfg.pretrain_steps,
-            desc="pretraining H",
-            disable=not _show_progress(progress),
-        )
-        for clean, generator in bar:
-            clean = clean.to(device)
-            sigma = cfg.pretrain_sigma_max * torch.rand(len(clean), generator=generator)
-            noise = torch.randn(clean.shape, generator=generator)
-            noisy = clean + (sigma.view(-1, 1, 1, 1) * noise).to(device)
-            loss = nn.functional.mse_loss(model(noisy, sigma.to(device)), clean)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-        torch.set_num_threads(threads)
-        return {
-            "model": {k: v.cpu() for k, v in model.state_dict().items()},
-            "loss": losses,
-            "seconds": time.perf_counter() - start,
-        }
+        # small convolutions: one thread is robust on a busy CPU
+        with fixed_threads(1 if device.type == "cpu" else None):
+            return _pretrain(cfg, device, progress)
 
     return cached_state("deblur-denoiser", _key(cfg, _DENOISER_FIELDS), build)
+
+
+def _pretrain(cfg: DeblurConfig, device: torch.device, progress: bool | None) -> dict[str, Any]:
+    """The training loop of :func:`pretrain_denoiser`."""
+    from tqdm.auto import tqdm
+
+    model = build_denoiser(cfg).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.pretrain_lr)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, cfg.pretrain_steps)
+    train = make_data(cfg)["train"]
+    losses, start = [], time.perf_counter()
+    batches = _batches(train, cfg.pretrain_batch, cfg.pretrain_steps, cfg.seed + 10)
+    bar = tqdm(
+        batches,
+        total=cfg.pretrain_steps,
+        desc="pretraining H",
+        disable=not show_progress(progress),
+    )
+    for clean, generator in bar:
+        clean = clean.to(device)
+        sigma = cfg.pretrain_sigma_max * torch.rand(len(clean), generator=generator)
+        noise = torch.randn(clean.shape, generator=generator)
+        noisy = clean + (sigma.view(-1, 1, 1, 1) * noise).to(device)
+        loss = nn.functional.mse_loss(model(noisy, sigma.to(device)), clean)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+    return {
+        "model": {k: v.cpu() for k, v in model.state_dict().items()},
+        "loss": losses,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def build_model(cfg: DeblurConfig, name: str, denoiser_state=None) -> nn.Module:
@@ -238,13 +234,8 @@ def make_deq(cfg: DeblurConfig, operator: nn.Module, backward: str = "ift") -> D
 
 def _train_one(cfg: DeblurConfig, name: str, denoiser_state, threads: int | None) -> dict:
     """Train model ``name`` end to end on the deblurring task; returns its state and history."""
-    previous = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
+    with fixed_threads(threads):
         return _train_steps(cfg, name, denoiser_state)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train_steps(cfg: DeblurConfig, name: str, denoiser_state) -> dict:
@@ -302,4 +293,4 @@ def train_models(
     denoiser_state = pretrain_denoiser(cfg, progress)["model"]
     threads = 1 if get_device().type == "cpu" else None  # small convolutions: one thread each
     todo = {name: (cfg, name, denoiser_state, threads) for name in names}
-    return run_jobs(_cached_model, todo, workers, _show_progress(progress))
+    return run_jobs(_cached_model, todo, workers, show_progress(progress))

@@ -98,6 +98,9 @@ class LPInstance:
         return 1.0 + float(np.max(np.abs(finite), initial=0.0))
 
 
+#: The arrays of an instance, in the order of LPInstance's fields.
+INSTANCE_FIELDS = ("A", "b", "c", "is_equality", "l", "u")
+
 _BANNER_SHOWN = False
 
 
@@ -284,8 +287,7 @@ def _generate(num: int, seed: int, m: int, n: int, nnz: int) -> dict:
         x = solve(instance)
         if x is not None:
             kept.append((instance, x))
-    names = ("A", "b", "c", "is_equality", "l", "u")
-    arrays = {k: np.stack([getattr(inst, k) for inst, _ in kept]) for k in names}
+    arrays = {k: np.stack([getattr(inst, k) for inst, _ in kept]) for k in INSTANCE_FIELDS}
     arrays["x"] = np.stack([x for _, x in kept])
     arrays["attempts"] = np.array(attempts)
     return arrays
@@ -293,8 +295,7 @@ def _generate(num: int, seed: int, m: int, n: int, nnz: int) -> dict:
 
 def instances(arrays: dict) -> list[LPInstance]:
     """The instances of a data set from :func:`generate`, one LPInstance each."""
-    names = ("A", "b", "c", "is_equality", "l", "u")
-    return [LPInstance(*(arrays[k][i] for k in names)) for i in range(len(arrays["b"]))]
+    return [LPInstance(*(arrays[k][i] for k in INSTANCE_FIELDS)) for i in range(len(arrays["b"]))]
 
 
 def relative_error(prediction, target) -> np.ndarray:

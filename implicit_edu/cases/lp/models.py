@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from implicit_edu.cases.lp.data import INSTANCE_FIELDS
+
 
 class LPGraph(NamedTuple):
     """B LP graphs: edges A (B, m, n), constraint features (B, m, 2), variables (B, n, 3)."""
@@ -34,7 +36,7 @@ def graph_batch(arrays: dict, dtype=torch.float32, device=None) -> LPGraph:
 
     Raw (unscaled) features; the models scale them with the statistics they were given.
     """
-    missing = [k for k in ("A", "b", "c", "is_equality", "l", "u") if k not in arrays]
+    missing = [k for k in INSTANCE_FIELDS if k not in arrays]
     if missing:
         raise KeyError(f"the LP arrays lack {missing}; pass the dict returned by generate()")
 

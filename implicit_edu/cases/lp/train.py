@@ -11,7 +11,6 @@ constraint and is run for a fixed K): ``unroll_first`` iterations for the first
 from __future__ import annotations
 
 import math
-import sys
 import time
 
 import numpy as np
@@ -22,8 +21,8 @@ from implicit_edu.cases.lp.config import LPConfig
 from implicit_edu.cases.lp.data import generate, relative_error
 from implicit_edu.cases.lp.models import build, feature_scales, graph_batch
 from implicit_edu.cases.parallel import run_jobs
-from implicit_edu.notebook import in_colab
-from implicit_edu.profiles import get_device
+from implicit_edu.notebook import show_progress
+from implicit_edu.profiles import fixed_threads, get_device
 
 KINDS = ("explicit", "implicit")
 
@@ -48,13 +47,9 @@ def _training_key(cfg: LPConfig, kind: str, d: int, seed: int) -> dict:
 def train_one(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, threads=None) -> dict:
     """Train one model; returns ``{"model": state_dict, "loss": [...], "seconds": float}``."""
     device = get_device()
-    previous = torch.get_num_threads()
-    if device.type == "cpu":  # small dense products: one thread is fastest (case-studies.md)
-        torch.set_num_threads(threads or 1)
-    try:
+    # small dense products: one thread is fastest on a CPU (case-studies.md)
+    with fixed_threads((threads or 1) if device.type == "cpu" else None):
         return _train(cfg, kind, d, seed, train, device)
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _train(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, device) -> dict:
@@ -106,12 +101,6 @@ def jobs(cfg: LPConfig) -> list[tuple[str, int, int]]:
     return sorted(todo, key=lambda job: (-job[1], job[0] == "explicit", job[2]))
 
 
-def _show(progress: bool | None) -> bool:
-    if progress is not None:
-        return progress
-    return in_colab() or sys.stderr.isatty()
-
-
 def train_all(cfg: LPConfig, train: dict, progress: bool | None = None) -> dict:
     """Train (or load) every model: ``{(kind, d, seed): {"model", "loss", "seconds"}}``.
 
@@ -120,7 +109,7 @@ def train_all(cfg: LPConfig, train: dict, progress: bool | None = None) -> dict:
     are trained one after the other in this process.
     """
     todo = {job: (cfg, *job, train, 1) for job in jobs(cfg)}
-    results = run_jobs(cached_model, todo, cfg.workers, _show(progress))
+    results = run_jobs(cached_model, todo, cfg.workers, show_progress(progress))
     return {job: results[job] for job in sorted(results)}
 
 
