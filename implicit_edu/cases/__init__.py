@@ -2,7 +2,9 @@
 
 * :mod:`implicit_edu.cases.lp`: linear programs solved by explicit and implicit graph networks
   (the paper's Table 1);
-* :mod:`implicit_edu.cases.deblur`: image deblurring with implicit plug-and-play operators.
+* :mod:`implicit_edu.cases.deblur`: image deblurring with implicit plug-and-play operators;
+* :mod:`implicit_edu.cases.navier_stokes`: steady Navier–Stokes flows learned by explicit FNOs and
+  the implicit FNO-DEQ.
 
 Shared by all of them: :mod:`implicit_edu.cases.cache`, the on-disk cache of generated data sets
 and trained models, keyed by a hash of their configuration, and :mod:`implicit_edu.cases.parallel`,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import inspect
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -56,6 +57,18 @@ def config_key(name: str, config: Any) -> str:
     """``name-<16 hex digits>``: a stable key for ``config`` (a dict or a dataclass)."""
     text = json.dumps(_plain(config), sort_keys=True)
     return f"{name}-{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+
+
+def code_hash(*producers: Any) -> str:
+    """A short hash of the source code of ``producers`` (modules, functions or classes).
+
+    Put it into a cache key beside the configuration, so that editing the code that makes an
+    artefact invalidates the stored copy, while editing unrelated code does not.
+    """
+    digest = hashlib.sha256()
+    for producer in producers:
+        digest.update(inspect.getsource(producer).encode())
+    return digest.hexdigest()[:16]
 
 
 def cached_arrays(

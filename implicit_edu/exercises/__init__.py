@@ -8,7 +8,8 @@ functions are called by the chapters' solution cells, by the student copies
 Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
 :mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
 Part III: :mod:`solvers`, :mod:`differentiating`, :mod:`regularity`,
-:mod:`first_model`. Part IV: :mod:`deblurring`, :mod:`linear_programs`.
+:mod:`first_model`. Part IV: :mod:`deblurring`, :mod:`navier_stokes`,
+:mod:`linear_programs`.
 """
 
 from implicit_edu.exercises import (
@@ -18,6 +19,7 @@ from implicit_edu.exercises import (
     implicit_models,
     linear_programs,
     lipschitz_maps,
+    navier_stokes,
     necessity,
     one_over_x,
     regular_operators,
@@ -34,6 +36,7 @@ __all__ = [
     "implicit_models",
     "linear_programs",
     "lipschitz_maps",
+    "navier_stokes",
     "necessity",
     "one_over_x",
     "regular_operators",
