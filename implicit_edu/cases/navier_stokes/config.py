@@ -96,6 +96,7 @@ class TrainConfig:
     forward_tol: float = 1e-4
     phantom_steps: int = 3
     phantom_tau: float = 0.8
+    jacobian_weight: float = 1.0  # γ of the Jacobian penalty γ‖∂G/∂z‖²_F / n (Bai et al., 2021)
     validation_iterations: int = 24  # Anderson budget when the FNO-DEQ is validated
 
 
@@ -108,6 +109,13 @@ class EvalConfig:
     lipschitz_samples: int = 8
     lipschitz_eps: float = 0.01  # perturbation size relative to ‖φ‖
     spectral_samples: int = 8
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.test_iterations <= self.max_iterations:
+            raise ValueError(
+                f"test_iterations ({self.test_iterations}) must lie in 1 … max_iterations "
+                f"({self.max_iterations}): the test error is read off the error-against-t curve"
+            )
 
 
 @dataclass(frozen=True)
@@ -132,9 +140,9 @@ def config(profile: str | None = None) -> NavierStokesConfig:
         profile=profile,
         data=DataConfig(
             grid=p(smoke=16, cpu=32, gpu=64),
-            num_train=p(smoke=48, cpu=1024, gpu=4096),
+            num_train=p(smoke=48, cpu=1024, gpu=2048),
             num_val=p(smoke=16, cpu=128, gpu=256),
-            num_test=p(smoke=16, cpu=256, gpu=512),
+            num_test=p(smoke=16, cpu=256, gpu=256),
             fine_grid=p(smoke=32, cpu=64, gpu=128),
             num_fine=p(smoke=4, cpu=64, gpu=64),
         ),
@@ -147,7 +155,7 @@ def config(profile: str | None = None) -> NavierStokesConfig:
             large_width=p(smoke=12, cpu=28, gpu=64),
         ),
         train=TrainConfig(
-            steps=p(smoke=8, cpu=400, gpu=4000),
+            steps=p(smoke=8, cpu=400, gpu=2000),
             batch=p(smoke=8, cpu=32, gpu=32),
             validate_every=p(smoke=3, cpu=50, gpu=200),
             unrolled_iterations=p(smoke=3, cpu=8, gpu=12),

@@ -198,6 +198,17 @@ class ImplicitFNO(_Scaled):
     def forward(self, phi: torch.Tensor) -> torch.Tensor:
         return self.read(self.deq(self.lifted(phi)))
 
+    def jacobian_penalty(self, phi: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """‖∂G/∂z‖²_F / n at the state z, estimated with one Gaussian probe v (Hutchinson):
+        E‖vᵀ ∂G/∂z‖² = ‖∂G/∂z‖²_F. Added to the loss, it pulls the block towards a contraction
+        (the Jacobian regularisation of Bai, Koltun and Kolter, 2021); differentiable in θ."""
+        injection = self.lifted(phi)
+        z = z.detach().requires_grad_()
+        out = self.block(z, injection)
+        probe = torch.randn_like(z)
+        (vjp,) = torch.autograd.grad(out, z, probe, create_graph=True)
+        return vjp.pow(2).sum() / probe.numel()
+
     def states(self, phi: torch.Tensor, steps: int) -> list[torch.Tensor]:
         """z_1, …, z_steps of plain iteration z_t = G(z_{t−1}, Pφ) from z₀ = 0 (with autograd)."""
         if not (isinstance(steps, int) and steps >= 1):

@@ -130,10 +130,16 @@ def _train(cfg: NavierStokesConfig, kind: str, seed: int, lr: float, steps: int,
         position += t.batch
         phi, target = forcing[index], omega[index]
         if kind == "implicit" and step <= warmup:
-            prediction = model.iterates(phi, t.unrolled_iterations)[-1]
+            state = model.states(phi, t.unrolled_iterations)[-1]
+            prediction = model.read(state)
+        elif kind == "implicit":
+            prediction = model(phi)
+            state = model.deq.forward_result.y
         else:
             prediction = model(phi)
         loss = relative_errors(prediction, target).mean()
+        if kind == "implicit" and t.jacobian_weight > 0:
+            loss = loss + t.jacobian_weight * model.jacobian_penalty(phi, state)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
