@@ -69,7 +69,8 @@ def test_semantic_pairs_differ_in_one_or_two_words_and_never_repeat():
     assert len(pairs) >= 200
     assert all(isinstance(a, str) and isinstance(b, str) and a and b for a, b in pairs)
     distances = [data.word_levenshtein(a, b) for a, b in pairs]
-    assert set(distances) <= {1, 2}, [p for p, d in zip(pairs, distances) if d not in (1, 2)]
+    wrong = [p for p, d in zip(pairs, distances, strict=True) if d not in (1, 2)]
+    assert not wrong, wrong
     assert len({frozenset(pair) for pair in pairs}) == len(pairs), "a pair repeats"
     sentences = [s for pair in pairs for s in pair]
     assert len(set(sentences)) == len(sentences), "a prompt appears in two pairs"
@@ -367,7 +368,6 @@ def test_huginn_lipschitz_from_cached_outputs(tmp_path, monkeypatch):
     monkeypatch.setattr(huginn, "cached_state", lambda name, key, build: fake)
     result = huginn.huginn_lipschitz(cfg, pairs)
     expected = [
-        data.word_levenshtein("a field is a region", f"a field is {'land ' * k}")
-        for k in cfg.steps
+        data.word_levenshtein("a field is a region", f"a field is {'land ' * k}") for k in cfg.steps
     ]
     np.testing.assert_allclose(result["lt"], expected)

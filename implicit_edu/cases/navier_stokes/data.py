@@ -10,6 +10,8 @@ keyed by the data configuration and the code that computes them.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -17,6 +19,7 @@ from implicit_edu.cases.cache import cached_arrays, code_hash
 from implicit_edu.cases.navier_stokes import physics
 from implicit_edu.cases.navier_stokes.config import DataConfig
 from implicit_edu.cases.navier_stokes.physics import SpectralGrid, solve_steady
+from implicit_edu.profiles import fixed_threads, get_device
 
 __all__ = ["random_forcing", "generate", "splits", "fine_grid_test", "band_modes", "upsample"]
 
@@ -49,12 +52,21 @@ def random_forcing(
 
 
 def _solve_in_chunks(forcing: torch.Tensor, cfg: DataConfig, chunk: int = 256):
+    """Steady states of many forcings, a chunk at a time, on the GPU where there is one.
+
+    On a CPU the batched FFTs of a chunk are large enough for all cores (up to 4 threads; the
+    chapters otherwise run on one thread, which suits their small models).
+    """
+    device = get_device()
+    threads = min(4, os.cpu_count() or 1) if device.type == "cpu" else None
     omegas, converged, residuals = [], [], []
-    for start in range(0, forcing.shape[0], chunk):
-        result = solve_steady(forcing[start : start + chunk], cfg.nu, cfg.drag, tol=cfg.tol)
-        omegas.append(result.omega)
-        converged.append(result.converged)
-        residuals.append(result.residual)
+    with fixed_threads(threads):
+        for start in range(0, forcing.shape[0], chunk):
+            part = forcing[start : start + chunk].to(device)
+            result = solve_steady(part, cfg.nu, cfg.drag, tol=cfg.tol)
+            omegas.append(result.omega.cpu())
+            converged.append(result.converged.cpu())
+            residuals.append(result.residual.cpu())
     return torch.cat(omegas), torch.cat(converged), torch.cat(residuals)
 
 
@@ -86,7 +98,7 @@ def _build(cfg: DataConfig) -> dict[str, np.ndarray]:
 def generate(cfg: DataConfig) -> dict[str, np.ndarray]:
     """All samples of the configuration (cached): forcing, omega (S, N, N), residual (S,),
     and the counts ``attempted`` and ``dropped`` (forcings with no steady state)."""
-    key = {"config": cfg, "code": code_hash(physics, _build, random_forcing)}
+    key = {"config": cfg, "code": code_hash(physics, _build, _solve_in_chunks, random_forcing)}
     return cached_arrays("navier-stokes-data", key, lambda: _build(cfg))
 
 
@@ -120,7 +132,8 @@ def _build_fine(cfg: DataConfig) -> dict[str, np.ndarray]:
     test = splits(cfg)["test"]
     forcing = upsample(test["forcing"][: cfg.num_fine], cfg.fine_grid)
     start = upsample(test["omega"][: cfg.num_fine], cfg.fine_grid)
-    result = solve_steady(forcing, cfg.nu, cfg.drag, tol=cfg.tol, omega0=start, march_steps=0)
+    with fixed_threads(min(4, os.cpu_count() or 1)):
+        result = solve_steady(forcing, cfg.nu, cfg.drag, tol=cfg.tol, omega0=start, march_steps=0)
     return {
         "forcing": forcing.numpy(),
         "omega": result.omega.numpy(),
