@@ -75,9 +75,13 @@ class ConvModelConfig:
 
 @dataclass(frozen=True)
 class ConvTrainConfig:
-    """Adam with warm-up and a cosine decay, the progressive loss of Bansal et al. (2022).
+    """AdamW with warm-up and a cosine decay, the progressive loss of Bansal et al. (2022).
 
-    ``iterations`` is the training depth T (the feed-forward twin has T cores). The loss is
+    Both nets use the same learning rate, batches and schedule, and about the same training
+    compute: a step of the feed-forward twin costs about half a step of the looped net (one pass
+    through T cores against n iterations without and k with gradient, measured), so it trains for
+    ``feedforward_epochs`` ≈ 2 × ``epochs``. ``iterations`` is the training depth T (the
+    feed-forward twin has T cores). The loss of the looped net is
     (1 − α) · loss(ŷ_T) + α · loss(ŷ_{n+k}), where the second term starts from the state after
     n ~ U{0, …, T − 1} iterations without gradient and backpropagates through k ~ U{1, …, T − n}.
     """
@@ -85,6 +89,7 @@ class ConvTrainConfig:
     iterations: int = 20
     alpha: float = 1.0
     epochs: int = 15
+    feedforward_epochs: int = 30
     batch: int = 100
     lr: float = 2e-3  # the same for both nets
     weight_decay: float = 2e-4
@@ -136,10 +141,14 @@ class TransformerTrainConfig:
 
     The looped model's r is drawn per step as in Huginn: r = 1 + Poisson(λ) with λ log-normal of
     mean ``mean_r − 1`` and shape ``sigma``, capped at ``max_r``; only the last ``grad_steps``
-    iterations are backpropagated.
+    iterations are backpropagated. Both models get about the same training compute: a step of the
+    explicit model (one pass through its cores) costs about half a step of the looped one, so it
+    trains for ``explicit_steps`` ≈ 2 × ``steps`` (with half of them it had not yet learned the
+    training range).
     """
 
     steps: int = 1_500
+    explicit_steps: int = 3_000
     batch: int = 64
     lr: float = 2e-3
     beta2: float = 0.98
@@ -212,6 +221,7 @@ def config(profile: str | None = None) -> ReasoningConfig:
         conv_train=ConvTrainConfig(
             iterations=p(smoke=4, cpu=20, gpu=30),
             epochs=p(smoke=2, cpu=15, gpu=60),
+            feedforward_epochs=p(smoke=2, cpu=30, gpu=120),
             batch=p(smoke=16, cpu=100, gpu=150),
         ),
         chain_data=ChainDataConfig(
@@ -235,6 +245,7 @@ def config(profile: str | None = None) -> ReasoningConfig:
         ),
         transformer_train=TransformerTrainConfig(
             steps=p(smoke=6, cpu=1_500, gpu=10_000),
+            explicit_steps=p(smoke=6, cpu=3_000, gpu=20_000),
             batch=p(smoke=8, cpu=64, gpu=128),
             warmup=p(smoke=2, cpu=100, gpu=500),
             mean_r=p(smoke=3.0, cpu=10.0, gpu=16.0),

@@ -1,17 +1,19 @@
 """Training the four models of the looped-models case study (chapter "Looped models and
 reasoning").
 
-**Prefix sums.** Both convolutional nets are trained by AdamW on the same 16-bit strings, with the
-same epochs, batches, warm-up and cosine learning rate. The looped net uses the *progressive loss*
-of Bansal et al. (2022): from the state after n ~ U{0, …, T − 1} iterations computed without
+**Prefix sums.** Both convolutional nets are trained by AdamW on the same 16-bit strings, with
+the same learning rate, batches, warm-up and cosine decay, and about the same processor time (the
+feed-forward twin, cheaper per step, gets twice the epochs). The looped net uses the *progressive
+loss* of Bansal et al. (2022): from the state after n ~ U{0, …, T − 1} iterations computed without
 gradient, run k ~ U{1, …, T − n} more iterations with gradient and compare their output with the
 target. The net never learns what iteration it is at, only to improve whatever state it is given,
 which is what lets it keep going past T. The feed-forward twin (T untied cores) is trained on its
 output.
 
 **Variable chains.** Both transformers are trained by AdamW with warm-up and cosine decay on
-batches of prompts, with a cross-entropy loss on the value of every statement (dense
-supervision). The looped one runs r iterations, r drawn afresh at every step as in Huginn
+batches of prompts, with a cross-entropy loss on the value of every statement (dense supervision),
+and about the same processor time (the explicit one, cheaper per step, gets twice the steps). The
+looped one runs r iterations, r drawn afresh at every step as in Huginn
 (:func:`sample_iterations`), and backpropagates through the last ``grad_steps`` of them only.
 
 **Splits and early stopping.** Training, validation and test data come from different seeds. The
@@ -205,13 +207,14 @@ def _train_conv(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
     torch.manual_seed(seed)
     model = build(kind, cfg).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    epochs = t.epochs if kind == "recurrent_conv" else t.feedforward_epochs
     per_epoch = math.ceil(x.shape[0] / t.batch)
-    schedule = _schedule(optimizer, t.warmup_epochs * per_epoch, t.epochs * per_epoch)
+    schedule = _schedule(optimizer, t.warmup_epochs * per_epoch, epochs * per_epoch)
     generator = torch.Generator().manual_seed(seed)
     history = {"epoch": [], "train_loss": [], "val_accuracy": [], "val_loss": []}
     best = (-math.inf, math.inf, 0, copy.deepcopy(model.state_dict()))
     start, cpu_start = time.perf_counter(), time.process_time()
-    for epoch in range(1, t.epochs + 1):
+    for epoch in range(1, epochs + 1):
         order = torch.randperm(x.shape[0], generator=generator).to(device)
         losses = []
         for i in range(per_epoch):
@@ -226,7 +229,7 @@ def _train_conv(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
             optimizer.step()
             schedule.step()
             losses.append(float(loss.detach()))
-        if epoch % t.validate_every == 0 or epoch == t.epochs:
+        if epoch % t.validate_every == 0 or epoch == epochs:
             accuracy, val_loss = _conv_validation(model, kind, xv, yv, t.iterations)
             history["epoch"].append(epoch)
             history["train_loss"].append(sum(losses) / len(losses))
@@ -278,7 +281,8 @@ def _train_transformer(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=t.lr, betas=(0.9, t.beta2), weight_decay=t.weight_decay
     )
-    schedule = _schedule(optimizer, t.warmup, t.steps)
+    steps = t.steps if kind == "looped_transformer" else t.explicit_steps
+    schedule = _schedule(optimizer, t.warmup, steps)
     generator = torch.Generator().manual_seed(seed)
     history: dict[str, list] = {"step": [], "train_loss": [], "val_accuracy": [], "val_all": []}
     history.update(val_loss=[], r=[])
@@ -287,7 +291,7 @@ def _train_transformer(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
     losses: list[float] = []
     order, position = torch.randperm(tokens.shape[0], generator=generator), 0
     start, cpu_start = time.perf_counter(), time.process_time()
-    for step in range(1, t.steps + 1):
+    for step in range(1, steps + 1):
         if position + t.batch > order.numel():
             order, position = torch.randperm(tokens.shape[0], generator=generator), 0
         index = order[position : position + t.batch].to(device)
@@ -305,7 +309,7 @@ def _train_transformer(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
         optimizer.step()
         schedule.step()
         losses.append(float(loss.detach()))
-        if step % t.validate_every == 0 or step == t.steps:
+        if step % t.validate_every == 0 or step == steps:
             query, whole, val_loss = _transformer_validation(model, kind, splits["val"], t.max_r, 0)
             history["step"].append(step)
             history["train_loss"].append(sum(losses) / len(losses))
