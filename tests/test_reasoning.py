@@ -312,6 +312,36 @@ def test_train_all_and_evaluation_in_the_smoke_profile(tmp_path, monkeypatch):
         assert norms.shape == (2, 2) and (norms > 0).all()
 
 
+def test_receptive_radius_is_five_per_iteration_plus_four():
+    model = RecurrentConvNet(width=4, blocks=2)
+    assert [evaluate.receptive_radius(model, r) for r in (0, 1, 2, 7)] == [4, 9, 14, 39]
+
+
+def test_receptive_radius_matches_the_gradient_of_the_last_output():
+    torch.manual_seed(0)
+    model = RecurrentConvNet(width=8, blocks=2)
+    x = torch.randint(0, 2, (16, 40)).float().requires_grad_(True)
+    for r in (1, 3):
+        (model(x, r)[:, :, -1].sum()).backward()
+        reached = (x.grad.abs().sum(0) > 0).nonzero().flatten()
+        assert 39 - int(reached.min()) == evaluate.receptive_radius(model, r)
+        x.grad = None
+
+
+def test_bit_flip_ratios_respect_locality_and_the_true_map():
+    torch.manual_seed(1)
+    model = RecurrentConvNet(width=8, blocks=2).eval()
+    out = evaluate.bit_flip_ratios(model, bits=48, iterations=[3, 1, 12], num=40, seed=3)
+    assert out["r"].tolist() == [3, 1, 12]
+    assert ((out["lt"] >= 0) & (out["lt"] <= out["bound"])).all()
+    assert out["bound"][1] < out["bound"][0] < out["bound"][2] <= 48
+    x, _ = data.prefix_sum_data(40, 48, 3)
+    flip = torch.randint(0, 48, (40,), generator=torch.Generator().manual_seed(4))
+    assert out["true"] == pytest.approx(float((48 - flip).float().mean()))  # bits j … L change
+    with pytest.raises(ValueError, match="iterations"):
+        evaluate.bit_flip_ratios(model, 16, [0], num=2)
+
+
 # ----------------------------------------------------------------------------- Huginn
 
 

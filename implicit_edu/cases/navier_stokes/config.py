@@ -97,6 +97,7 @@ class TrainConfig:
     phantom_steps: int = 3
     phantom_tau: float = 0.8
     jacobian_weight: float = 20.0  # γ of the Jacobian penalty γ‖∂G/∂z‖²_F / n (Bai et al., 2021)
+    jacobian_start: float = 0.0  # share of the steps trained before the penalty switches on
     validation_iterations: int = 24  # Anderson budget when the FNO-DEQ is validated
 
 

@@ -19,11 +19,11 @@ import math
 
 import numpy as np
 import torch
-from scipy import stats
 
 from implicit_edu.cases.navier_stokes.models import ImplicitFNO
 from implicit_edu.cases.navier_stokes.physics import solve_steady
 from implicit_edu.cases.navier_stokes.train import relative_errors
+from implicit_edu.cases.stats import paired_interval  # re-exported: the chapter uses it here
 from implicit_edu.lipschitz import spectral_norm
 from implicit_edu.solvers import fixed_point
 
@@ -176,19 +176,3 @@ def true_map_ratios(
         change = torch.linalg.vector_norm((result.omega[1:] - result.omega[:1]).flatten(1), dim=1)
         ratios.append(float(change.max() / delta_size[0]))
     return np.array(ratios)
-
-
-def paired_interval(differences, confidence: float = 0.95) -> tuple[float, float, int]:
-    """Mean of paired differences and the half-width of its t-quantile interval: (mean, ±, n).
-
-    With n pairs the interval is mean ± t_{n−1} · s / √n (s the sample standard deviation);
-    with a single pair there is no interval (``nan``).
-    """
-    values = np.asarray(differences, dtype=float).ravel()
-    n = values.size
-    if n == 0:
-        raise ValueError("no differences given")
-    if n == 1:
-        return float(values[0]), math.nan, 1
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * values.std(ddof=1) / math.sqrt(n)
-    return float(values.mean()), float(half), n

@@ -215,13 +215,13 @@ def config(profile: str | None = None) -> ReasoningConfig:
             num_train=p(smoke=64, cpu=8_000, gpu=10_000),
             num_val=p(smoke=32, cpu=1_000, gpu=1_000),
             test_bits=p(smoke=(8, 16, 32), cpu=(16, 64, 128, 256), gpu=(32, 128, 256, 512)),
-            num_test=p(smoke=(16, 16, 16), cpu=(500, 500, 250, 250), gpu=(1_000,) * 4),
+            num_test=p(smoke=(16, 16, 16), cpu=(250, 250, 200, 200), gpu=(1_000,) * 4),
         ),
         conv_model=ConvModelConfig(width=p(smoke=8, cpu=64, gpu=128)),
         conv_train=ConvTrainConfig(
             iterations=p(smoke=4, cpu=20, gpu=30),
-            epochs=p(smoke=2, cpu=15, gpu=60),
-            feedforward_epochs=p(smoke=2, cpu=30, gpu=120),
+            epochs=p(smoke=2, cpu=10, gpu=60),
+            feedforward_epochs=p(smoke=2, cpu=20, gpu=120),
             batch=p(smoke=16, cpu=100, gpu=150),
         ),
         chain_data=ChainDataConfig(
@@ -230,13 +230,13 @@ def config(profile: str | None = None) -> ReasoningConfig:
             train_hops=p(smoke=(1, 2, 3), cpu=tuple(range(1, 9)), gpu=tuple(range(1, 13))),
             test_hops=p(
                 smoke=(2, 6),
-                cpu=(2, 4, 8, 12, 16, 20, 24, 32),
+                cpu=(2, 4, 8, 12, 16, 24, 32),
                 gpu=(2, 4, 8, 12, 16, 24, 32, 40, 48),
             ),
             max_distractor=p(smoke=3, cpu=8, gpu=12),
             num_train=p(smoke=64, cpu=40_000, gpu=200_000),
             num_val=p(smoke=16, cpu=1_000, gpu=2_000),
-            num_test=p(smoke=8, cpu=200, gpu=500),
+            num_test=p(smoke=8, cpu=150, gpu=500),
         ),
         transformer_model=TransformerModelConfig(
             width=p(smoke=16, cpu=64, gpu=128),
@@ -244,8 +244,8 @@ def config(profile: str | None = None) -> ReasoningConfig:
             explicit_depth=p(smoke=4, cpu=9, gpu=13),
         ),
         transformer_train=TransformerTrainConfig(
-            steps=p(smoke=6, cpu=1_500, gpu=10_000),
-            explicit_steps=p(smoke=6, cpu=3_000, gpu=20_000),
+            steps=p(smoke=6, cpu=1_000, gpu=10_000),
+            explicit_steps=p(smoke=6, cpu=2_000, gpu=20_000),
             batch=p(smoke=8, cpu=64, gpu=128),
             warmup=p(smoke=2, cpu=100, gpu=500),
             mean_r=p(smoke=3.0, cpu=10.0, gpu=16.0),

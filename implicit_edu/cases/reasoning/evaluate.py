@@ -3,6 +3,9 @@
 * :func:`conv_accuracy_table`: whole-string accuracy of the recurrent prefix-sum net against the
   number of iterations, for every test length (strings up to 16× longer than in training);
   :func:`feedforward_accuracy`: the same for its feed-forward twin, whose depth is fixed;
+* :func:`bit_flip_ratios`: the prefix-sum analogue of the paper's text L_t, the mean number of
+  output bits that change when one input bit flips, against the number of iterations, beside the
+  true map's and the bound that the receptive field allows;
 * :func:`answers`, :func:`transformer_accuracy`, :func:`explicit_accuracy`: the looped
   transformer's answers and accuracy against r, past the largest r seen in training, for every
   number of hops; the explicit transformer's; :func:`chance` the accuracy of guessing a root
@@ -28,6 +31,7 @@ from implicit_edu.cases.reasoning.data import (
     answer_text,
     chain_data,
     perturb_roots,
+    prefix_sum_data,
     prompt_text,
     word_levenshtein,
 )
@@ -43,6 +47,8 @@ from implicit_edu.lipschitz import spectral_norm
 __all__ = [
     "conv_accuracy_table",
     "feedforward_accuracy",
+    "receptive_radius",
+    "bit_flip_ratios",
     "answers",
     "transformer_accuracy",
     "explicit_accuracy",
@@ -101,6 +107,59 @@ def feedforward_accuracy(
         x, y = x.to(_device(model)), y.to(_device(model))
         out.append(float(whole_string_accuracy(model(x), y).mean()))
     return np.array(out)
+
+
+def receptive_radius(model: RecurrentConvNet, r: int) -> int:
+    """How far apart an input bit and an output bit of ŷ_r can be and still interact.
+
+    Every convolution of the net has kernel 3 (radius 1): P has one, each iteration of the core
+    five ([s, x] → w, then two residual blocks of two), C three. So ŷ_r at position i depends on
+    x at positions within 5r + 4 of i only (the chapter's locality proposition).
+    """
+    convs = [m for m in model.core.modules() if isinstance(m, torch.nn.Conv1d)]
+    per_iteration = sum((m.kernel_size[0] - 1) // 2 * m.dilation[0] for m in convs)
+    ends = [m for part in (model.projection, model.head) for m in part.modules()
+            if isinstance(m, torch.nn.Conv1d)]  # fmt: skip
+    return per_iteration * r + sum((m.kernel_size[0] - 1) // 2 * m.dilation[0] for m in ends)
+
+
+@torch.no_grad()
+def bit_flip_ratios(
+    model: RecurrentConvNet, bits: int, iterations: Sequence[int], num: int, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """L_r of the prefix-sum net: the mean over pairs (x, x') that differ in one bit of the
+    number of output bits in which ŷ_r(x) and ŷ_r(x') differ (Hamming distances; the input pair
+    is at distance 1).
+
+    ``num`` random strings of ``bits`` bits; for each, one position j, uniform, is flipped. The
+    true prefix sums differ in the bits j, …, L (L − j + 1 of them), and by locality ŷ_r can
+    differ only within :func:`receptive_radius` ρ_r of j. Returns ``{"r": (R,), "lt": (R,),
+    "true": float, "bound": (R,)}``, with ``bound`` the mean over the pairs of the number of
+    positions within ρ_r of j.
+    """
+    rs = _check_iterations(iterations)
+    x, y = prefix_sum_data(num, bits, seed)
+    generator = torch.Generator().manual_seed(seed + 1)
+    flip = torch.randint(0, bits, (num,), generator=generator)
+    x_flipped = x.clone()
+    x_flipped[torch.arange(num), flip] ^= 1
+    y_flipped = torch.cumsum(x_flipped, dim=1) % 2
+    true = float((y != y_flipped).sum(1).float().mean())
+    both = torch.cat([x, x_flipped]).to(_device(model))
+    signal = model.signal(both)
+    state, done = model.projection(signal), 0
+    lt = np.zeros(len(rs))
+    bound = np.zeros(len(rs))
+    for i, r in sorted(enumerate(rs), key=lambda item: item[1]):
+        for _ in range(r - done):
+            state = model.core(state, signal)
+        done = r
+        predicted = model.readout(state).argmax(1).cpu()
+        lt[i] = float((predicted[:num] != predicted[num:]).sum(1).float().mean())
+        radius = receptive_radius(model, r)
+        window = torch.clamp(flip + radius, max=bits - 1) - torch.clamp(flip - radius, min=0) + 1
+        bound[i] = float(window.float().mean())
+    return {"r": np.array(rs), "lt": lt, "true": true, "bound": bound}
 
 
 @torch.no_grad()
