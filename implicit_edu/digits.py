@@ -33,6 +33,7 @@ from torch import nn
 
 from implicit_edu.deq import DEQ, TanhOperator
 from implicit_edu.notebook import show_progress
+from implicit_edu.parameters import parameter_count
 from implicit_edu.profiles import get_device, pick, seed_everything
 
 __all__ = [
@@ -146,11 +147,6 @@ def load(
 
 
 # ---------------------------------------------------------------------------------------- models
-
-
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable scalars of a model (shared tensors counted once)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def implicit_parameter_count(width: int, n_in: int = N_PIXELS, n_out: int = N_CLASSES) -> int:

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from implicit_edu.parameters import parameter_count  # noqa: F401 - part of this module's API
 from implicit_edu.solvers import fixed_point
 
 Operator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -188,11 +189,6 @@ class LearnedInverseOperator(nn.Module):
         """``y_0 = 0, …, y_steps`` of the learned operator (no gradient)."""
         with torch.no_grad():
             return iterate(self.operator, x, steps)
-
-
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable scalars of a model."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def relative_error(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

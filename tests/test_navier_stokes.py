@@ -392,6 +392,10 @@ def test_iterates_reach_the_fixed_point():
     torch.testing.assert_close(short[0], picard[0])  # the first step of both is G(0)
     errors = [float((y - fixed).abs().max()) for y in picard]
     assert errors[-1] < errors[0] and errors[0] > 1e-4  # Picard approaches it, still far
+    states, residuals = evaluate.anderson_trace(model, phi, 12)  # the same Anderson iterates
+    assert len(states) == 12 and residuals.shape == (12, 2)
+    torch.testing.assert_close(model.read(states[1]), short[0])
+    assert float(residuals[-1].max()) < 1e-3 * float(residuals[0].min())
     with pytest.raises(ValueError, match="steps"):
         model.iterates(phi, 0)
 

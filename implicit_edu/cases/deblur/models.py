@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from implicit_edu.cases.deblur.physics import BlurOperator
+from implicit_edu.parameters import parameter_count
 
 __all__ = [
     "Denoiser",
@@ -27,11 +28,6 @@ __all__ = [
     "parameter_count",
     "widen",
 ]
-
-
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable numbers in ``model``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _inverse_softplus(value: float) -> float:

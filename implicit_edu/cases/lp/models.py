@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from implicit_edu.cases.lp.data import INSTANCE_FIELDS
+from implicit_edu.parameters import parameter_count  # noqa: F401 - part of this module's API
 
 
 class LPGraph(NamedTuple):
@@ -173,8 +174,3 @@ def build(kind: str, d: int, scales: dict[str, float] | None = None) -> _Base:
     if kind == "implicit":
         return ImplicitGNN(d, scales)
     raise ValueError(f"unknown model kind {kind!r}; use 'explicit' or 'implicit'")
-
-
-def parameter_count(model: nn.Module) -> int:
-    """Trainable parameters (the buffers holding the scales are not counted)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)

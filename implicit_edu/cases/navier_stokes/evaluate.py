@@ -25,7 +25,6 @@ from implicit_edu.cases.navier_stokes.physics import solve_steady
 from implicit_edu.cases.navier_stokes.train import relative_errors
 from implicit_edu.cases.stats import paired_interval  # re-exported: the chapter uses it here
 from implicit_edu.lipschitz import spectral_norm
-from implicit_edu.solvers import fixed_point
 
 __all__ = [
     "anderson_trace",
@@ -39,8 +38,9 @@ __all__ = [
 
 
 def _as_model_input(model, forcing: torch.Tensor) -> torch.Tensor:
-    device = next(model.parameters()).device
-    return forcing.to(device=device, dtype=torch.float32)
+    """The forcing on the model's device, in its real precision (float32 for trained models)."""
+    weight = next(p for p in model.parameters() if not p.is_complex())
+    return forcing.to(device=weight.device, dtype=weight.dtype)
 
 
 @torch.no_grad()
@@ -50,19 +50,12 @@ def anderson_trace(model: ImplicitFNO, forcing: torch.Tensor, steps: int, memory
     Returns ``(states, residuals)``: the iterates z_0, …, z_{steps−1} at which G was evaluated,
     and a (steps, B) tensor of their relative residuals ‖G(z_t) − z_t‖ / ‖G(z_t)‖.
     """
-    injection = model.lifted(_as_model_input(model, forcing))
-    states: list[torch.Tensor] = []
-    residuals: list[torch.Tensor] = []
-
-    def g(z: torch.Tensor) -> torch.Tensor:
-        out = model.block(z, injection)
-        states.append(z)
-        change = torch.linalg.vector_norm((out - z).flatten(1), dim=1)
-        residuals.append(change / torch.linalg.vector_norm(out.flatten(1), dim=1))
-        return out
-
-    start = model.block.initial_state(injection)
-    fixed_point(g, start, "anderson", tol=1e-12, max_iter=steps, m=memory)
+    states, images = model.anderson_states(_as_model_input(model, forcing), steps, memory)
+    residuals = [
+        torch.linalg.vector_norm((out - z).flatten(1), dim=1)
+        / torch.linalg.vector_norm(out.flatten(1), dim=1)
+        for z, out in zip(states, images, strict=True)
+    ]
     return states, torch.stack(residuals).cpu()
 
 

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from implicit_edu.deq import DEQ
+from implicit_edu.parameters import parameter_count
 
 __all__ = [
     "SpectralConv",
@@ -226,28 +227,31 @@ class ImplicitFNO(_Scaled):
         return [self.read(z) for z in self.states(phi, steps)]
 
     @torch.no_grad()
-    def anderson_iterates(self, phi: torch.Tensor, steps: int, memory: int = 5):
-        """ŷ_t = Q(z_t), t = 1, …, steps, with z_t the iterate of Anderson's method after t
-        evaluations of G from z₀ = 0 (the paper's "Anderson step budget" t)."""
+    def anderson_states(self, phi: torch.Tensor, evaluations: int, memory: int = 5):
+        """Anderson's method on z = G(z, Pφ) from z₀ = 0 for ``evaluations`` evaluations of G.
+
+        Returns ``(states, images)``: the iterates z_0, z_1, … at which G was evaluated and
+        their images G(z_t). Fewer than ``evaluations`` when Anderson stops at an exact fixed
+        point.
+        """
         from implicit_edu.solvers import fixed_point
 
         injection = self.lifted(phi)
-        seen: list[torch.Tensor] = []
+        states: list[torch.Tensor] = []
+        images: list[torch.Tensor] = []
 
         def g(z: torch.Tensor) -> torch.Tensor:
-            seen.append(z)  # the iterate at which G is evaluated: z_0, z_1, …
-            return self.block(z, injection)
+            states.append(z)
+            images.append(self.block(z, injection))
+            return images[-1]
 
-        result = fixed_point(
-            g, self.block.initial_state(injection), "anderson", tol=1e-12, max_iter=steps + 1,
-            m=memory,
-        )  # fmt: skip
-        states = seen[1 : steps + 1]
-        while len(states) < steps:  # stopped early at an exact fixed point: it stays there
-            states.append(result.y)
-        return [self.read(z) for z in states]
+        start = self.block.initial_state(injection)
+        fixed_point(g, start, "anderson", tol=1e-12, max_iter=evaluations, m=memory)
+        return states, images
 
-
-def parameter_count(model: nn.Module) -> int:
-    """Trainable parameters, each complex weight counted as two real ones."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    def anderson_iterates(self, phi: torch.Tensor, steps: int, memory: int = 5):
+        """ŷ_t = Q(z_t), t = 1, …, steps, with z_t the iterate of Anderson's method after t
+        evaluations of G from z₀ = 0 (the paper's "Anderson step budget" t)."""
+        states, images = self.anderson_states(phi, steps + 1, memory)
+        states = states[1:] + [images[-1]] * (steps + 1 - len(states))  # an exact fixed point stays
+        return [self.read(z) for z in states[:steps]]

@@ -117,7 +117,6 @@ def _train(cfg: NavierStokesConfig, kind: str, seed: int, lr: float, steps: int,
     omega = train["omega"].to(device=device, dtype=torch.float32)
     generator = torch.Generator().manual_seed(seed)
     warmup = math.ceil(t.warmup_fraction * steps) if kind == "implicit" else 0
-    penalty_from = math.floor(t.jacobian_start * steps)
     history = {"step": [], "train_loss": [], "val_error": []}
     best = (math.inf, 0, copy.deepcopy(model.state_dict()))
     losses: list[float] = []
@@ -139,7 +138,7 @@ def _train(cfg: NavierStokesConfig, kind: str, seed: int, lr: float, steps: int,
         else:
             prediction = model(phi)
         loss = relative_errors(prediction, target).mean()
-        if kind == "implicit" and t.jacobian_weight > 0 and step > penalty_from:
+        if kind == "implicit" and t.jacobian_weight > 0:
             loss = loss + t.jacobian_weight * model.jacobian_penalty(phi, state)
         optimizer.zero_grad()
         loss.backward()

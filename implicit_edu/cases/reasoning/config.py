@@ -220,8 +220,8 @@ def config(profile: str | None = None) -> ReasoningConfig:
         conv_model=ConvModelConfig(width=p(smoke=8, cpu=64, gpu=128)),
         conv_train=ConvTrainConfig(
             iterations=p(smoke=4, cpu=20, gpu=30),
-            epochs=p(smoke=2, cpu=10, gpu=60),
-            feedforward_epochs=p(smoke=2, cpu=20, gpu=120),
+            epochs=p(smoke=2, cpu=15, gpu=60),
+            feedforward_epochs=p(smoke=2, cpu=30, gpu=120),
             batch=p(smoke=16, cpu=100, gpu=150),
         ),
         chain_data=ChainDataConfig(
@@ -244,8 +244,8 @@ def config(profile: str | None = None) -> ReasoningConfig:
             explicit_depth=p(smoke=4, cpu=9, gpu=13),
         ),
         transformer_train=TransformerTrainConfig(
-            steps=p(smoke=6, cpu=1_000, gpu=10_000),
-            explicit_steps=p(smoke=6, cpu=2_000, gpu=20_000),
+            steps=p(smoke=6, cpu=1_500, gpu=10_000),
+            explicit_steps=p(smoke=6, cpu=3_000, gpu=20_000),
             batch=p(smoke=8, cpu=64, gpu=128),
             warmup=p(smoke=2, cpu=100, gpu=500),
             mean_r=p(smoke=3.0, cpu=10.0, gpu=16.0),

@@ -52,6 +52,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from implicit_edu.parameters import parameter_count
+
 __all__ = [
     "ResidualBlock1D",
     "RecallCore",
@@ -65,11 +67,6 @@ __all__ = [
     "matched_transformer_width",
     "parameter_count",
 ]
-
-
-def parameter_count(model: nn.Module) -> int:
-    """The number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _conv(channels_in: int, channels_out: int) -> nn.Conv1d:
