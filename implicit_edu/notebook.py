@@ -25,10 +25,14 @@ def show_progress(progress: bool | None = None) -> bool:
 def glue(name: str, value: Any, display: bool = False) -> Any:
     """Store ``value`` under ``name`` for ``{glue:text}`` roles in the chapter's prose.
 
-    Numbers in the book's text are always glued from code, never typed. Outside a Jupyter Book
-    build (for example on Colab, where ``myst_nb`` is not installed) the value is printed instead,
-    so the reader still sees it.
+    Numbers in the book's text are always glued from code, never typed. NumPy and torch scalars
+    are stored as Python numbers (``{glue:text}`x:.2f``` formats only those: NumPy 2 writes
+    ``np.float64(0.5)`` as the text form of its scalars). Outside a Jupyter Book build (for
+    example on Colab, where ``myst_nb`` is not installed) the value is printed instead, so the
+    reader still sees it.
     """
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        value = value.item()  # a NumPy or torch scalar → a Python number
     try:
         from myst_nb import glue as myst_glue
     except ImportError:  # pragma: no cover - depends on the environment

@@ -1,5 +1,6 @@
 """Scale profiles, device selection and seeding (implicit_edu.profiles)."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -42,3 +43,21 @@ def test_seeding_is_reproducible():
 
 def test_device_is_usable():
     assert torch.zeros(1, device=profiles.get_device()).device.type in {"cpu", "cuda"}
+
+
+def test_glue_stores_numpy_and_torch_scalars_as_python_numbers(monkeypatch):
+    import myst_nb
+
+    import implicit_edu.notebook as notebook
+
+    stored = {}
+    monkeypatch.setattr(
+        myst_nb, "glue", lambda name, value, display=False: stored.update({name: value})
+    )
+    notebook.glue("a", np.float64(0.25))
+    notebook.glue("b", torch.tensor(3))
+    notebook.glue("c", "text")
+    notebook.glue("d", np.arange(3))  # arrays stay arrays
+    assert stored["a"] == 0.25 and type(stored["a"]) is float
+    assert stored["b"] == 3 and type(stored["b"]) is int
+    assert stored["c"] == "text" and isinstance(stored["d"], np.ndarray)
