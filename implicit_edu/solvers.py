@@ -272,6 +272,10 @@ class _Broyden:
 
     def step(self, y: torch.Tensor, gy: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
         if self.previous is not None:
+            if self.rank >= self.memory:
+                # restart (H = -I) before the new pair is computed, so that the pair is the
+                # Sherman–Morrison update of -I and H_{k+1} Δf = Δy holds at a restart too
+                self.rank = 0
             dy, df = y - self.previous[0], f - self.previous[1]
             v = self._h_transposed(dy)  # Hᵀ Δy
             denominator = (v * df).sum(dim=1)  # vᵀ Δf = Δyᵀ H Δf, (B,)
@@ -284,8 +288,6 @@ class _Broyden:
                 batch, n = y.shape
                 self.us = y.new_empty(batch, self.memory, n)
                 self.vs = y.new_empty(batch, self.memory, n)
-            if self.rank >= self.memory:
-                self.rank = 0  # restart: H = -I
             self.us[:, self.rank] = u
             self.vs[:, self.rank] = v
             self.rank += 1
@@ -456,10 +458,17 @@ def fixed_point(
             distance = torch.linalg.vector_norm(f, dim=1)
             size = torch.linalg.vector_norm(gy, dim=1)
             r = distance / size.clamp_min(tiny)
-            largest = float(r.max())  # the one synchronisation per iteration (nan propagates)
+            # the one synchronisation per iteration; 0·size is nan when ||g(y)|| overflowed to
+            # inf (then r would be 0, a false "converged"), and nan propagates through max
+            largest = float((r + 0 * size).max())
             finite = None
             if not math.isfinite(largest):  # rare: a non-finite value, or a norm overflowed
-                finite = torch.isfinite(gy).all(dim=1) & torch.isfinite(y).all(dim=1)
+                finite = (
+                    torch.isfinite(gy).all(dim=1)
+                    & torch.isfinite(y).all(dim=1)
+                    & torch.isfinite(size)
+                    & torch.isfinite(distance)
+                )
                 r = torch.where(finite, r.nan_to_num(nan=math.inf), math.inf)
                 largest = float(r.max())
             residuals.append(largest)
@@ -477,7 +486,12 @@ def fixed_point(
 
             if finite is not None and not bool(finite.all()):
                 bad = torch.nonzero(~finite).flatten().tolist()
-                where = "g(y)" if not torch.isfinite(gy).all() else "the iterate y"
+                if not torch.isfinite(gy).all():
+                    where = "g(y)"
+                elif not torch.isfinite(y).all():
+                    where = "the iterate y"
+                else:
+                    where = "the norm of g(y) or of g(y) - y (it overflowed: the map diverges)"
                 reason = (
                     f"non-finite value in {where} at iteration {k} (sample(s) {bad[:5]}"
                     f"{' ...' if len(bad) > 5 else ''}); returning the best finite iterate"

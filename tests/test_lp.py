@@ -158,6 +158,17 @@ def test_gnns_are_permutation_equivariant(kind, small_data):
     np.testing.assert_allclose(lp.solve(instance), small_data["x"][0][cols], atol=1e-7)
 
 
+def test_implicit_gnn_iteration_count_zero_is_honoured(small_data):
+    torch.manual_seed(0)
+    model = lp.build("implicit", 8, lp.feature_scales(small_data)).double()
+    graph = lp.graph_batch(small_data, dtype=torch.float64)
+    with torch.no_grad():
+        path = model.trajectory(graph, 3)
+        torch.testing.assert_close(model(graph, 0), path[0])  # y_0 = 0 read out, not 8 steps
+        torch.testing.assert_close(model(graph, 3), path[3])
+        torch.testing.assert_close(model(graph), model.trajectory(graph, model.iterations)[-1])
+
+
 def test_parameter_counts():
     for d in (4, 8, 16, 32):
         assert lp.parameter_count(lp.build("explicit", d)) == 28 * d * d + 32 * d + 1

@@ -129,6 +129,26 @@ def test_broyden_restart_when_memory_is_full():
     assert result.converged, result.reason
 
 
+def test_broyden_secant_condition_holds_at_every_update_including_restarts():
+    from implicit_edu.solvers import _Broyden
+
+    torch.manual_seed(0)
+    n = 6
+    A = 0.4 * torch.randn(n, n, dtype=F64)
+    b = torch.randn(2, n, dtype=F64)
+    solver = _Broyden(memory=3)
+    y, previous = torch.zeros(2, n, dtype=F64), None
+    for k in range(10):  # the store fills and restarts at k = 4 and k = 7
+        gy = y @ A.T + b
+        f = gy - y
+        y_next = solver.step(y, gy, f)
+        if previous is not None:
+            dy, df = y - previous[0], f - previous[1]
+            gap = (solver._h(df) - dy).norm() / dy.norm()
+            assert gap < 1e-10, f"secant condition broken at update {k} (rank {solver.rank})"
+        previous, y = (y, f), y_next
+
+
 # ------------------------------------------------------------------ per-sample judgement
 
 
@@ -239,6 +259,23 @@ def test_picard_diverges_when_eta_x_is_3():
     result = fixed_point(inverse_operator(x32), torch.ones(1), max_iter=500)
     assert not result.converged and "non-finite" in result.reason
     assert result.iterations < 500
+
+
+@pytest.mark.parametrize("method", ["picard", "km"])
+def test_an_overflowing_norm_is_not_convergence(method):
+    # y -> 2y + 1 diverges under Picard and KM (Anderson and Broyden find its repelling fixed
+    # point -1, correctly); in float32 ||g(y)|| overflows to inf before ||g(y) - y|| does, and
+    # the relative residual ||g(y) - y|| / ||g(y)|| would read 0
+    result = fixed_point(lambda y: 2 * y + 1, torch.ones(4, 8), method, max_iter=200)
+    assert not result.converged, result.reason
+    if not result.reason.startswith("max_iter"):
+        assert "non-finite" in result.reason
+    assert torch.isfinite(result.y).all()
+
+
+def test_the_overflow_is_named_in_the_reason():
+    result = fixed_point(lambda y: 2 * y + 1, torch.ones(4, 8), "picard", max_iter=200)
+    assert not result.converged and "overflowed" in result.reason
 
 
 @pytest.mark.parametrize("method", ["km", "anderson", "broyden"])

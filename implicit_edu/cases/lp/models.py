@@ -152,7 +152,8 @@ class ImplicitGNN(_Base):
 
     def forward(self, graph: LPGraph, iterations: int | None = None) -> torch.Tensor:
         """Normalised prediction (B, n) after ``iterations`` steps (default: self.iterations)."""
-        return self.trajectory(graph, iterations or self.iterations)[-1]
+        steps = self.iterations if iterations is None else iterations  # 0 is a valid count
+        return self.trajectory(graph, steps)[-1]
 
     def trajectory(self, graph: LPGraph, iterations: int) -> list[torch.Tensor]:
         """Normalised predictions after 0, 1, …, ``iterations`` steps from y_0 = 0."""
