@@ -309,6 +309,24 @@ def test_student_copy_of_chapter(md: Path):
     assert missing == [], "check calls missing from the student copy"
 
 
+@pytest.mark.parametrize("md", CHAPTERS, ids=CHAPTER_IDS)
+def test_solution_regions_never_hide_the_definition_a_check_needs(md: Path):
+    """A top-level solution region must not contain a ``def`` or ``class``: the student copy
+    replaces the region by ``...``, so the check after it would fail with a NameError instead of
+    its own hint. The function is defined outside the markers, its body inside them."""
+    hidden = []
+    inside = False
+    for line in md.read_text(encoding="utf-8").splitlines():
+        begin = notebooks.SOLUTION_BEGIN.match(line)
+        if begin:
+            inside = begin["indent"] == ""
+        elif notebooks.SOLUTION_END.match(line):
+            inside = False
+        elif inside and re.match(r"(async\s+)?(def|class)\s", line):
+            hidden.append(line)
+    assert hidden == [], f"definitions inside a top-level solution region: {hidden}"
+
+
 def test_student_cli_writes_every_chapter(tmp_path: Path):
     assert notebooks.main(["--root", str(ROOT), "student", str(tmp_path)]) == 0
     for md in CHAPTERS:
