@@ -55,6 +55,7 @@ from implicit_edu.profiles import fixed_threads, get_device
 __all__ = [
     "prefix_splits",
     "chain_splits",
+    "chain_tests",
     "build",
     "sample_iterations",
     "progressive_loss",
@@ -96,11 +97,18 @@ def chain_splits(cfg: ReasoningConfig, test: bool = True) -> dict:
         "val": make(d.num_val, d.train_hops, d.statements, d.seed + 1),
     }
     if test:
-        out["test"] = {
-            h: make(d.num_test, h, d.test_statements, d.seed + 2 + j)
-            for j, h in enumerate(d.test_hops)
-        }
+        out["test"] = chain_tests(cfg)
     return out
+
+
+def chain_tests(cfg: ReasoningConfig) -> dict:
+    """The test split alone, ``{hops: data}``: ``test_statements`` statements per prompt, one
+    hop count per entry (the evaluation needs no training prompts)."""
+    d = cfg.chain_data
+    return {
+        h: chain_data(d.num_test, h, d.test_statements, d.seed + 2 + j, d.names, d.max_distractor)
+        for j, h in enumerate(d.test_hops)
+    }
 
 
 def build(kind: str, cfg: ReasoningConfig):
