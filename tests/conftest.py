@@ -1,7 +1,8 @@
 """Shared fixtures: the repository root, and the book built once per test session.
 
 ``built_book`` builds the whole book in the ``smoke`` profile (every chapter executed) into a
-temporary directory with ``jupyter-book build . -W -n --keep-going`` and fails when the build fails
+temporary directory with ``tools/build_book.py . -W -n --keep-going`` (``jupyter-book build`` with
+two chapters executed side by side, as ``make book`` runs it) and fails when the build fails
 or its log has a WARNING or ERROR line. Set ``IMPLICIT_EDU_BUILT_BOOK`` to the ``html`` folder of an
 earlier build to test that one instead (handy while working on the HTML tests).
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -37,15 +37,9 @@ def root() -> Path:
     return ROOT
 
 
-def jupyter_book_command() -> list[str]:
-    """How to run jupyter-book: the console script beside this Python, else the one on PATH."""
-    beside = Path(sys.executable).parent / "jupyter-book"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("jupyter-book")
-    if found:
-        return [found]
-    pytest.fail("jupyter-book is not installed: run `make setup` (pip install -e '.[book,dev]')")
+def book_build_command() -> list[str]:
+    """How ``make book`` builds: ``tools/build_book.py`` with two reading processes."""
+    return [sys.executable, str(ROOT / "tools" / "build_book.py"), "--jobs", "2"]
 
 
 def _tail(text: str, lines: int = 80) -> str:
@@ -66,8 +60,7 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
     env = dict(os.environ, IMPLICIT_EDU_PROFILE="smoke")
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     command = [
-        *jupyter_book_command(),
-        "build",
+        *book_build_command(),
         str(ROOT),
         "--path-output",
         str(output),

@@ -1,0 +1,44 @@
+"""Declare three of Jupyter Book's extensions safe for Sphinx's parallel reading.
+
+`tools/build_book.py` reads (and so executes) the chapters in parallel processes. Sphinx refuses
+to, with a warning that ``-W`` turns into an error, when an extension does not say whether it is
+safe. Three of Jupyter Book 1's extensions say nothing; each is safe for an HTML build:
+
+* ``sphinx_jupyterbook_latex`` only transforms documents for the LaTeX builders;
+* ``sphinx_multitoc_numbering`` patches the section numbering, which runs after reading, in the
+  main process;
+* ``sphinx-mathjax-offline`` only copies MathJax's static files.
+
+No other extension is touched: one that declares itself unsafe stays so.
+
+sphinx-proof declares itself safe but its domain lacks ``merge_domaindata``, which Sphinx calls
+to merge each reading process's results. The domain keeps no data of its own (the proofs live
+in ``env.proof_list``, which sphinx-proof merges itself on ``env-merge-info``), so there is
+nothing to merge: the method added here does nothing.
+"""
+
+SAFE_WITHOUT_SAYING = (
+    "sphinx_jupyterbook_latex",
+    "sphinx_multitoc_numbering",
+    "sphinx-mathjax-offline",
+)
+
+
+def _declare(app):
+    for name in SAFE_WITHOUT_SAYING:
+        extension = app.extensions.get(name)
+        if extension is not None and extension.parallel_read_safe is None:
+            extension.parallel_read_safe = True
+
+
+def _nothing_to_merge(domain, docnames, otherdata):
+    """ProofDomain.merge_domaindata: its data is only Sphinx's version stamp."""
+
+
+def setup(app):
+    from sphinx_proof.domain import ProofDomain
+
+    if "merge_domaindata" not in vars(ProofDomain):
+        ProofDomain.merge_domaindata = _nothing_to_merge
+    app.connect("builder-inited", _declare)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,38 @@
+"""tools/build_book.py: the chapters are scheduled one per batch, the longest first."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools import build_book
+
+
+def test_every_document_is_a_batch_of_its_own_longest_first():
+    documents = [
+        "book/preface",
+        "book/part1/one-over-x",
+        "book/part4/linear-programs",
+        "book/part3/regularity",
+        "book/bibliography",
+    ]
+    batches = build_book.one_document_per_batch(documents, nproc=2)
+    assert all(len(batch) == 1 for batch in batches)
+    order = [batch[0] for batch in batches]
+    assert sorted(order) == sorted(documents)
+    assert order[:3] == [
+        "book/part4/linear-programs",
+        "book/part3/regularity",
+        "book/part1/one-over-x",
+    ]
+
+
+def test_the_expected_times_name_chapters_of_the_table_of_contents(root):
+    toc = (root / "_toc.yml").read_text(encoding="utf-8")
+    for document in build_book.EXPECTED_SECONDS:
+        assert f"file: {document}\n" in toc, f"{document} is not in _toc.yml"
+
+
+def test_jobs_below_one_is_refused(capsys):
+    with pytest.raises(SystemExit):
+        build_book.main(["--jobs", "0", "."])
+    assert "--jobs must be at least 1" in capsys.readouterr().err

@@ -1,0 +1,62 @@
+"""Build the book like ``jupyter-book build``, with chapters executed side by side.
+
+Jupyter Book 1 reads, and so executes, one chapter after the other, and its command line has no
+option for Sphinx's parallel reading (``sphinx-build -j``), which MyST-NB supports. On 2 cores
+the chapters leave half the machine idle much of the time (data generation, evaluation and the
+small chapters run on one thread), so this script runs the same build with ``--jobs`` reading
+processes. Sphinx would cut the sorted document list into a few long batches; here every
+document is a batch of its own, the longest first (``EXPECTED_SECONDS``, from the build times
+in the README), so that no case study waits behind a queue of short chapters.
+
+Usage: ``python tools/build_book.py [--jobs N] [jupyter-book build arguments ...]``; the
+Makefile's ``make book`` calls it. ``--jobs 1`` is exactly ``jupyter-book build``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import sys
+
+#: Measured seconds per chapter in the ``cpu`` profile from an empty cache (README), used only to
+#: order the work: a wrong or missing value costs time, never correctness.
+EXPECTED_SECONDS = {
+    "book/part4/linear-programs": 694,
+    "book/part4/navier-stokes": 523,
+    "book/part4/deblurring": 503,
+    "book/part4/looped-models": 475,
+    "book/part3/regularity": 452,
+    "book/part3/first-model": 79,
+    "book/part1/one-over-x": 71,
+    "book/part2/test-time-compute": 63,
+    "book/part3/differentiating": 42,
+    "book/part3/solvers": 35,
+}
+
+
+def one_document_per_batch(documents, nproc, maxbatch=10):
+    """Sphinx's ``make_chunks`` replaced: one batch per document, the longest first."""
+    ordered = sorted(documents, key=lambda doc: -EXPECTED_SECONDS.get(doc, 0))
+    return [[doc] for doc in ordered]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=2, help="parallel reading processes")
+    ours, rest = parser.parse_known_args(argv)
+    if ours.jobs < 1:
+        parser.error(f"--jobs must be at least 1, got {ours.jobs}")
+
+    import jupyter_book.sphinx
+    import sphinx.builders
+    from jupyter_book.cli import main as cli
+
+    if ours.jobs > 1:  # the CLI imports build_sphinx when it runs, so patch it at its source
+        sphinx.builders.make_chunks = one_document_per_batch
+        build = jupyter_book.sphinx.build_sphinx
+        jupyter_book.sphinx.build_sphinx = functools.partial(build, jobs=ours.jobs)
+    cli.main(["build", *rest], standalone_mode=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
