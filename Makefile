@@ -8,7 +8,7 @@ PROFILE ?= cpu
 JOBS ?= 2
 STAMP := $(VENV)/.installed
 
-.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student lint clean browser bench
+.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student assignments lint clean browser bench
 
 setup: $(STAMP)
 
@@ -53,6 +53,11 @@ check-notebooks: setup
 # Student copies (solutions removed, checks kept) into _build/student.
 student: setup
 	$(BIN)/python tools/notebooks.py student _build/student
+
+# otter-grader assignments of every chapter with exercises, into _build/assignments/<chapter>/
+# (student/, autograder/ with the zip): see book/instructors.md.
+assignments: setup
+	$(BIN)/python tools/assignments.py --out _build/assignments
 
 # Side-by-side benchmarks (benchmarks/README.md): our solvers against TorchDEQ, and memory.
 bench: setup

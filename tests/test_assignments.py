@@ -1,0 +1,214 @@
+"""tools/assignments.py: the chapters' exercises as otter-grader assignments.
+
+The fast tests build every chapter's otter master notebook and check its questions, tests and
+solution blocks. The slow ones run ``otter assign`` on two small chapters, grade the reference
+solutions and an untouched student notebook with ``otter run`` (no Docker), and read the student
+notebook for leftover solutions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tools import assignments, notebooks
+
+GRADED_CHAPTERS = ("implicit-models", "lipschitz-and-contractions")
+
+
+def _cells(nb, kind):
+    return [cell.source for cell in nb.cells if cell.cell_type == kind]
+
+
+@pytest.mark.parametrize("md", assignments.exercise_chapters(), ids=lambda md: md.stem)
+def test_every_exercise_is_one_question_with_a_public_and_a_hidden_test(md):
+    text = md.read_text(encoding="utf-8")
+    labels = re.findall(r"```\{exercise-start\}[^\n]*\n:label: (\S+)", text)
+    assert labels, f"{md.stem} has exercises but no labels were found"
+    nb = assignments.master_notebook(md)
+    raw = _cells(nb, "raw")
+    assert raw[0].startswith("# ASSIGNMENT CONFIG")
+    questions = [cell for cell in raw if cell.startswith("# BEGIN QUESTION")]
+    assert [re.search(r"name: (\S+)", q)[1] for q in questions] == labels
+    code = _cells(nb, "code")
+    public = [c for c in code if c.startswith("def test_book_check(env):")]
+    hidden = [c for c in code if c.startswith("# HIDDEN\ndef test_fresh_check(env):")]
+    assert len(public) == len(hidden) == len(labels)
+    for test in public + hidden:
+        assert "check.check_" in test, test
+    module = assignments.check_module(text)
+    assert all(repr(module) in test for test in hidden)
+    # every solution region is stripped by otter's own markers, nowhere else
+    for cell in code:
+        for line in cell.splitlines():
+            if "BEGIN SOLUTION" in line:
+                assert line.strip() in ("# BEGIN SOLUTION", "# BEGIN SOLUTION NO PROMPT"), line
+
+
+def test_smoke_chapters_select_the_smoke_profile_right_after_the_install_cell():
+    md = next(m for m in assignments.exercise_chapters() if m.stem == "deblurring")
+    code = _cells(assignments.master_notebook(md), "code")
+    assert notebooks.BOOTSTRAP_MARKER in code[0]
+    assert 'os.environ.setdefault("IMPLICIT_EDU_PROFILE", "smoke")' in code[1]
+    small = next(m for m in assignments.exercise_chapters() if m.stem == "one-over-x")
+    assert not any(
+        "IMPLICIT_EDU_PROFILE" in c for c in _cells(assignments.master_notebook(small), "code")
+    )
+
+
+def test_a_top_level_answer_keeps_its_names_for_the_student():
+    code = "# BEGIN SOLUTION\nrate = 0.5\nsteps = 10\n# END SOLUTION\ncheck.check_rate(rate, steps)"
+    otter = assignments.otter_solution_code(code)
+    assert otter.splitlines()[:4] == [
+        '""" # BEGIN PROMPT',
+        "rate = ...  # YOUR CODE HERE",
+        "steps = ...  # YOUR CODE HERE",
+        '""" # END PROMPT',
+    ]
+    assert "# BEGIN SOLUTION NO PROMPT" in otter and otter.endswith("check.check_rate(rate, steps)")
+
+
+def test_a_function_body_becomes_an_ellipsis_at_its_indentation():
+    code = (
+        "def f(x):\n    ## BEGIN SOLUTION\n    return 2 * x\n    # END SOLUTION\n\ncheck.check_f(f)"
+    )
+    otter = assignments.otter_solution_code(code)
+    assert otter.splitlines()[1:4] == [
+        "    # BEGIN SOLUTION",
+        "    return 2 * x",
+        "    # END SOLUTION",
+    ]
+
+
+def test_check_calls_are_the_top_level_statements_that_use_check():
+    code = "x = 1\ncheck.check_a(x)\nfor k in (1, 2):\n    check.check_b(k)\nprint(x)"
+    assert assignments.check_calls(code) == [
+        "check.check_a(x)",
+        "for k in (1, 2):\n    check.check_b(k)",
+    ]
+
+
+def test_a_solution_region_outside_a_solution_is_refused():
+    text = "# T\n\n```{code-cell} ipython3\n# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n```\n"
+    with pytest.raises(notebooks.NotebookError, match="outside a solution"):
+        assignments.master_text(text, "t")
+
+
+# ---------------------------------------------------------------------------------------------
+# otter assign and otter run on two small chapters
+
+
+def _otter_run(zip_path: Path, notebook: Path, out: Path) -> dict:
+    out.mkdir(parents=True)
+    env = dict(os.environ, IMPLICIT_EDU_PROFILE="smoke")
+    otter = Path(sys.executable).parent / "otter"
+    result = subprocess.run(
+        [str(otter), "run", "-a", str(zip_path), "-o", str(out), str(notebook)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    results = json.loads((out / "results.json").read_text())
+    graded = [t for t in results["tests"] if "max_score" in t]
+    return {
+        "score": sum(t["score"] for t in graded),
+        "max": sum(t["max_score"] for t in graded),
+        "tests": results["tests"],
+    }
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    out = tmp_path_factory.mktemp("assignments")
+    chapters = {md.stem: md for md in assignments.exercise_chapters()}
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        folders = dict(
+            zip(
+                GRADED_CHAPTERS,
+                pool.map(lambda stem: assignments.assign(chapters[stem], out), GRADED_CHAPTERS),
+                strict=True,
+            )
+        )
+        runs = {}
+        for stem, folder in folders.items():
+            zip_path = assignments.autograder_zip(folder)
+            for role, notebook in (
+                ("solutions", folder / "autograder" / f"{stem}.ipynb"),
+                ("student", folder / "student" / f"{stem}.ipynb"),
+            ):
+                runs[stem, role] = pool.submit(
+                    _otter_run, zip_path, notebook, out / "runs" / stem / role
+                )
+        return folders, {key: future.result() for key, future in runs.items()}
+
+
+@pytest.mark.parametrize("stem", GRADED_CHAPTERS)
+def test_the_layout_is_otters(graded, stem):
+    folders, _ = graded
+    folder = folders[stem]
+    assert (folder / "student" / f"{stem}.ipynb").is_file()
+    assert (folder / "autograder" / f"{stem}.ipynb").is_file()
+    assert assignments.autograder_zip(folder).name.startswith(f"{stem}-autograder")
+
+
+@pytest.mark.parametrize("stem", GRADED_CHAPTERS)
+def test_the_reference_solutions_get_full_marks(graded, stem):
+    _, runs = graded
+    result = runs[stem, "solutions"]
+    assert result["max"] > 0 and result["score"] == result["max"], result["tests"]
+
+
+@pytest.mark.parametrize("stem", GRADED_CHAPTERS)
+def test_an_untouched_student_notebook_gets_less_than_half(graded, stem):
+    _, runs = graded
+    result = runs[stem, "student"]
+    assert result["score"] < result["max"] / 2, result["tests"]
+    outputs = "\n".join(t["output"] for t in result["tests"])
+    assert "NameError" not in outputs, "a check failed before it could give its hint"
+
+
+@pytest.mark.parametrize("stem", GRADED_CHAPTERS)
+def test_the_student_notebook_holds_no_solution(graded, stem, root):
+    folders, _ = graded
+    student = nbformat.read(folders[stem] / "student" / f"{stem}.ipynb", as_version=4)
+    text = "\n".join(cell.source for cell in student.cells)
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN PROMPT", "BEGIN QUESTION", "HIDDEN"):
+        assert marker not in text
+    first_code = next(cell for cell in student.cells if cell.cell_type == "code")
+    assert notebooks.BOOTSTRAP_MARKER in first_code.source  # it opens in Colab
+    chapter = (root / "book").rglob(f"{stem}.md")
+    source = next(chapter).read_text(encoding="utf-8")
+    regions = re.findall(r"# BEGIN SOLUTION\n(.*?)\n[ \t]*# END SOLUTION", source, flags=re.S)
+    assert regions
+    for region in regions:
+        for line in region.splitlines():
+            if len(line.strip()) > 12:  # skip short lines such as `return y`
+                assert line.strip() not in text, (
+                    f"solution line left in the student notebook: {line}"
+                )
+
+
+def test_the_instructors_table_lists_every_chapter_with_its_exercises_and_points(root):
+    page = (root / "book" / "instructors.md").read_text(encoding="utf-8")
+    rows = {
+        m["doc"].split("/")[-1]: (int(m["exercises"]), int(m["points"]))
+        for m in re.finditer(
+            r"^\| \{doc\}`(?P<doc>[\w/-]+)` \| (?P<exercises>\d+) \| (?P<points>\d+) \|", page, re.M
+        )
+    }
+    expected = {}
+    for md in assignments.exercise_chapters():
+        count = md.read_text(encoding="utf-8").count("```{exercise-start}")
+        expected[md.stem] = (count, count * assignments.POINTS_PER_EXERCISE)
+    assert rows == expected
+    assert f"Points are {assignments.POINTS_PER_EXERCISE} per exercise" in page
