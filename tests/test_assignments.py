@@ -212,3 +212,18 @@ def test_the_instructors_table_lists_every_chapter_with_its_exercises_and_points
         expected[md.stem] = (count, count * assignments.POINTS_PER_EXERCISE)
     assert rows == expected
     assert f"Points are {assignments.POINTS_PER_EXERCISE} per exercise" in page
+
+
+@pytest.mark.parametrize("md", assignments.exercise_chapters(), ids=lambda md: md.stem)
+def test_the_colab_twin_folds_exactly_the_solution_cells(md):
+    twin = nbformat.read(notebooks.twin_path(md), as_version=4)
+    text = md.read_text(encoding="utf-8")
+    solution_code = re.findall(r"```\{solution-start\}.*?```\{solution-end\}", text, flags=re.S)
+    expected = sum(block.count("```{code-cell}") for block in solution_code)
+    folded = [
+        cell
+        for cell in twin.cells
+        if cell.cell_type == "code" and cell.metadata.get("jupyter", {}).get("source_hidden")
+    ]
+    assert len(folded) == expected > 0
+    assert all("check." in cell.source for cell in folded)

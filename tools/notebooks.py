@@ -343,9 +343,28 @@ def notebook_bytes(nb: nbformat.NotebookNode) -> str:
     return nbformat.writes(nb, version=4) + "\n"
 
 
+def fold_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """Collapse the source of every code cell inside a solution, as the web pages fold them.
+
+    ``metadata.jupyter.source_hidden`` is the notebook format's own flag for a collapsed input;
+    Jupyter and Colab show such a cell folded, one click away.
+    """
+    inside = False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            start = cell.source.rfind("{solution-start}")
+            end = cell.source.rfind("{solution-end}")
+            if start >= 0 or end >= 0:
+                inside = start > end
+        elif cell.cell_type == "code" and inside:
+            cell.metadata.setdefault("jupyter", {})["source_hidden"] = True
+    return nb
+
+
 def twin_notebook(md_path: Path) -> nbformat.NotebookNode:
-    """The notebook that ``sync`` writes as the twin of the chapter ``md_path``."""
-    return clean_notebook(jupytext.read(md_path, fmt="md:myst"))
+    """The notebook that ``sync`` writes as the twin of the chapter ``md_path``: outputs cleared,
+    solution cells folded."""
+    return fold_solutions(clean_notebook(jupytext.read(md_path, fmt="md:myst")))
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
