@@ -30,7 +30,7 @@ def test_contraction_bound_check():
     assert implicit_models.check_contraction_bound(lambda W: torch.linalg.matrix_norm(W, ord=2))
     with pytest.raises(AssertionError, match="Frobenius"):
         implicit_models.check_contraction_bound(lambda W: torch.linalg.matrix_norm(W))
-    with pytest.raises(AssertionError, match="expected"):
+    with pytest.raises(AssertionError, match="is not right"):
         implicit_models.check_contraction_bound(lambda W: W.abs().max())
 
 
@@ -81,7 +81,7 @@ def test_slope_check():
     assert one_over_x.check_slope_at_zero(lambda eta, t: -(eta**2) * t * (t - 1) / 2)
     with pytest.raises(AssertionError, match="sign"):
         one_over_x.check_slope_at_zero(lambda eta, t: eta**2 * t * (t - 1) / 2)
-    with pytest.raises(AssertionError, match="expected"):
+    with pytest.raises(AssertionError, match="is not right"):
         one_over_x.check_slope_at_zero(lambda eta, t: -(eta**2) * t**2 / 2)
 
 
@@ -89,3 +89,19 @@ def test_newton_check():
     assert one_over_x.check_newton_operator(lambda y, x: y * (2 - x * y))
     with pytest.raises(AssertionError):
         one_over_x.check_newton_operator(lambda y, x: y - (x * y - 1))
+
+
+def test_best_step_check():
+    assert one_over_x.check_best_step(lambda a: 2 / (1 + a), lambda a: (1 - a) / (1 + a))
+    for wrong_step, hint in (
+        (lambda a: 1.0, "η = 1"),
+        (lambda a: 1 / a, "η = 1/a"),
+        (lambda a: 2.0, "edge"),
+        (lambda a: 1.5, "smallest where"),
+    ):
+        with pytest.raises(AssertionError, match=hint):
+            one_over_x.check_best_step(wrong_step, lambda a: (1 - a) / (1 + a))
+    with pytest.raises(AssertionError, match="factor of η = 1"):
+        one_over_x.check_best_step(lambda a: 2 / (1 + a), lambda a: 1 - a)
+    with pytest.raises(AssertionError, match="replace the `...`"):
+        one_over_x.check_best_step(..., ...)

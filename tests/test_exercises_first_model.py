@@ -26,7 +26,7 @@ def test_implicit_count_accepts_the_reference():
         (lambda n: n * n + 75 * n, "bias c"),
         (lambda n: n * n + 65 * n, "read-out"),
         (lambda n: 75 * n + 10, "is trained"),
-        (lambda n: n * n + 64 * n, "expected"),
+        (lambda n: n * n + 64 * n, "is not right"),
         (..., "replace the `...`"),
         (lambda n: "many", "expected a number"),
     ],

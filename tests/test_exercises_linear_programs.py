@@ -29,7 +29,7 @@ def test_relative_error_accepts_the_reference():
             "square",
         ),
         (lambda a, b: np.linalg.norm(a - b) / (np.linalg.norm(b) + 1), "one value per instance"),
-        (lambda a, b: np.abs(a - b).sum(axis=-1) / (np.linalg.norm(b, axis=-1) + 1), "expected"),
+        (lambda a, b: np.abs(a - b).sum(axis=-1) / (np.linalg.norm(b, axis=-1) + 1), "not right"),
         (..., "replace the `...`"),
     ],
 )
@@ -51,7 +51,7 @@ def test_explicit_count_accepts_the_reference():
         (lambda d: 22 * d * d + 27 * d + 1, "four half-convolutions"),
         (lambda d: 28 * d * d + 12 * d + 1, "bias"),
         (lambda d: 24 * d * d + 28 * d + 1, "own"),
-        (lambda d: 28 * d * d, "expected"),
+        (lambda d: 28 * d * d, "is not right"),
         (lambda d: "many", "expected a number"),
     ],
 )

@@ -15,7 +15,7 @@ def test_averaged_factor_check():
         check.check_averaged_factor(lambda eps, lip: 1 - eps)
     with pytest.raises(AssertionError, match="multiplies where it should add"):
         check.check_averaged_factor(lambda eps, lip: (1 - eps) * lip)
-    with pytest.raises(AssertionError, match="expected"):
+    with pytest.raises(AssertionError, match="is not right"):
         check.check_averaged_factor(lambda eps, lip: eps * lip)
     with pytest.raises(AssertionError, match="replace the `...`"):
         check.check_averaged_factor(...)

@@ -23,8 +23,8 @@ def test_picard_rate_accepts_the_spectral_radius():
     [
         (lambda A: torch.linalg.matrix_norm(A, ord=2), "only a bound"),
         (lambda A: torch.linalg.eigvals(A).real.abs().max(), "real parts"),
-        (lambda A: torch.linalg.matrix_norm(A), "expected"),  # Frobenius norm
-        (lambda A: A.abs().max(), "expected"),
+        (lambda A: torch.linalg.matrix_norm(A), "is not right"),  # Frobenius norm
+        (lambda A: A.abs().max(), "is not right"),
         (..., "replace the `...`"),
         (lambda A: "fast", "expected a number"),
     ],
@@ -55,7 +55,7 @@ def test_iterations_needed_accepts_the_reference():
             "one short",
         ),
         (lambda L, r0, eps: math.log(eps * (1 - L) / r0) / math.log(L), "whole number"),
-        (lambda L, r0, eps: 2 * math.ceil(math.log(eps * (1 - L) / r0) / math.log(L)), "expected"),
+        (lambda L, r0, eps: 2 * math.ceil(math.log(eps * (1 - L) / r0) / math.log(L)), "not right"),
         (lambda L, r0, eps: math.ceil(math.log(eps * (1 - L) / r0) / math.log(L)), "should be 0"),
     ],
 )

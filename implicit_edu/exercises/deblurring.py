@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 
 def subspace_estimator(A: np.ndarray, P: np.ndarray, alpha: float, x: np.ndarray) -> np.ndarray:
@@ -30,10 +30,12 @@ def check_subspace_estimator(estimator) -> bool:
     for seed in range(4):
         A, P, alpha, x = _instance(seed)
         got = estimator(A, P, alpha, x)
-        assert got is not None, "estimator returned None (did you forget `return`?)."
+        if got is None:
+            raise WrongAnswer("estimator returned None (did you forget `return`?).")
         got = np.asarray(got, dtype=float).reshape(-1)
         want = subspace_estimator(A, P, alpha, x)
-        assert got.shape == want.shape, f"expected a vector of {want.size} entries, got {got.size}."
+        if got.shape != want.shape:
+            raise WrongAnswer(f"expected a vector of {want.size} entries, got {got.size}.")
         if np.allclose(got, want, rtol=1e-6, atol=1e-8):
             continue
         n = A.shape[1]
@@ -53,8 +55,8 @@ def check_subspace_estimator(estimator) -> bool:
         }
         for hint, value in wrong.items():
             if np.allclose(got, value, rtol=1e-6, atol=1e-8):
-                raise AssertionError(f"not the minimiser: {hint}.")
-        raise AssertionError(
+                raise WrongAnswer(f"not the minimiser: {hint}.")
+        raise WrongAnswer(
             "not the minimiser: set the gradient Aᵀ(Ay − x) + α(I − P)y to zero and solve for y."
         )
     return correct("the estimator for a subspace M")
@@ -74,20 +76,18 @@ def check_hqs_data_step(blur, beta, value) -> bool:
     if math.isclose(got, want, rel_tol=1e-6):
         return correct("the Lipschitz constant of the HQS data step")
     if math.isclose(got, float(beta / (s.max() ** 2 + beta)), rel_tol=1e-6):
-        raise AssertionError(
+        raise WrongAnswer(
             "that is the factor at the largest singular value, where A is strongest; a Lipschitz "
             "constant is the worst case: take the direction where A is weakest."
         )
     if math.isclose(got, float((1 / (s**2 + beta)).max()), rel_tol=1e-6):
-        raise AssertionError(
-            "y enters multiplied by β: the factor is β / (s² + β), not 1 / (s² + β)."
-        )
+        raise WrongAnswer("y enters multiplied by β: the factor is β / (s² + β), not 1 / (s² + β).")
     if math.isclose(got, 1.0, rel_tol=1e-9):
-        raise AssertionError(
+        raise WrongAnswer(
             "1 would need a singular value 0; this blur's smallest singular value is positive, so "
             "the factor is below 1 (though close to it)."
         )
-    raise AssertionError(
+    raise WrongAnswer(
         f"{got} is not it: in the Fourier basis the step multiplies each mode of y by β / (s² + β)."
     )
 
@@ -107,18 +107,19 @@ def check_tikhonov_slope(slope, bound) -> bool:
         if math.isclose(got, want, rel_tol=1e-9):
             continue
         if math.isclose(got, 1 / (s**2 + lam), rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"slope({s}, {lam}): the estimate applies Aᵀ first, which multiplies the mode by s."
             )
         if math.isclose(got, 1 / s, rel_tol=1e-9):
-            raise AssertionError(f"slope({s}, {lam}) = 1/s is the exact inverse, without λ.")
-        raise AssertionError(f"slope({s}, {lam}) = {got} is wrong: expected s / (s² + λ).")
+            raise WrongAnswer(f"slope({s}, {lam}) = 1/s is the exact inverse, without λ.")
+        raise WrongAnswer(f"slope({s}, {lam}) = {got} is wrong: expected s / (s² + λ).")
     lam = 0.02
     want_bound = 1 / (2 * math.sqrt(lam))
     if math.isclose(b, 1 / math.sqrt(lam), rel_tol=1e-6):
-        raise AssertionError("1/√λ is too large by 2: the maximum of s/(s² + λ) is at s = √λ.")
-    assert math.isclose(b, want_bound, rel_tol=1e-6), (
-        f"bound = {b} is not the largest slope for λ = {lam}: maximise s / (s² + λ) over s > 0 "
-        "(set the derivative to zero)."
-    )
+        raise WrongAnswer("1/√λ is too large by 2: the maximum of s/(s² + λ) is at s = √λ.")
+    if not math.isclose(b, want_bound, rel_tol=1e-6):
+        raise WrongAnswer(
+            f"bound = {b} is not the largest slope for λ = {lam}: maximise s / (s² + λ) over s > 0 "
+            "(set the derivative to zero)."
+        )
     return correct("the Tikhonov slope and its global bound")

@@ -7,6 +7,7 @@ import math
 import torch
 
 from implicit_edu.exercises._common import (
+    WrongAnswer,
     as_tensor,
     assert_close,
     correct,
@@ -26,17 +27,17 @@ def check_scalar_derivative(derivative) -> bool:
         if math.isclose(got, want, rel_tol=1e-9):
             continue
         if math.isclose(got, 1.0, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"derivative({a}) = 1 is the Jacobian-free answer ∂g/∂θ: it leaves out the "
                 "factor (1 − ∂g/∂y)^(-1) that the implicit function theorem puts in front."
             )
         if math.isclose(got, a / (1.0 - a), rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"derivative({a}) = a/(1 − a) is the derivative of y* − θ, not of y*: "
                 "differentiate y* = a y* + θ on both sides."
             )
-        raise AssertionError(
-            f"derivative({a}) = {got:.6g}, expected {want:.6g}: solve y* = a y* + θ for y*, or "
+        raise WrongAnswer(
+            f"derivative({a}) = {got:.6g} is not right: solve y* = a y* + θ for y*, or "
             "apply dy*/dθ = (1 − ∂g/∂y)^(-1) ∂g/∂θ."
         )
     return correct("the derivative of a scalar fixed point")
@@ -52,17 +53,17 @@ def check_unrolled_derivative(derivative) -> bool:
             if math.isclose(got, want, rel_tol=1e-9):
                 continue
             if math.isclose(got, 1.0 / (1.0 - a), rel_tol=1e-9):
-                raise AssertionError(
+                raise WrongAnswer(
                     f"unrolled_derivative({a}, {n}) = 1/(1 − a) is the limit N → ∞ (the implicit "
                     "gradient), not the derivative of the N-th iterate."
                 )
             if math.isclose(got, (1.0 - a ** (n + 1)) / (1.0 - a), rel_tol=1e-9):
-                raise AssertionError(
+                raise WrongAnswer(
                     f"unrolled_derivative({a}, {n}) counts one step too many: y_1 = θ, so "
                     "y_N = θ (1 + a + … + a^(N−1))."
                 )
-            raise AssertionError(
-                f"unrolled_derivative({a}, {n}) = {got:.6g}, expected {want:.6g}: write y_N as "
+            raise WrongAnswer(
+                f"unrolled_derivative({a}, {n}) = {got:.6g} is not right: write y_N as "
                 "a geometric sum in θ and differentiate."
             )
     return correct("the derivative of the unrolled iteration")
@@ -74,14 +75,15 @@ def check_jfb_error(error) -> bool:
     for mu in (0.1, 0.5, 0.9, 0.99):
         got = require_number(error(mu), f"jfb_error({mu})")
         if math.isclose(got, mu / (1.0 - mu), rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"jfb_error({mu}) = μ/(1 − μ) divides by ||∇_jfb||; the relative error is "
                 "measured against the exact gradient ∇_ift = ∇_jfb / (1 − μ)."
             )
-        assert math.isclose(got, mu, rel_tol=1e-9), (
-            f"jfb_error({mu}) = {got:.6g} is not right: with J = μ I the exact u is "
-            "(1 − μ)^(-1) v, and jfb uses u ≈ v."
-        )
+        if not math.isclose(got, mu, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"jfb_error({mu}) = {got:.6g} is not right: with J = μ I the exact u is "
+                "(1 − μ)^(-1) v, and jfb uses u ≈ v."
+            )
     return correct("the Jacobian-free error")
 
 
@@ -92,15 +94,16 @@ def check_phantom_error(error) -> bool:
         got = require_number(error(mu, k, tau), f"phantom_error({mu}, {k}, {tau})")
         want = (1.0 - tau * (1.0 - mu)) ** k
         if math.isclose(got, mu**k, rel_tol=1e-9) and not math.isclose(want, mu**k):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"phantom_error({mu}, {k}, {tau}) = μ^k ignores the damping: one damped step "
                 "multiplies by (1 − τ) + τ μ, not by μ."
             )
-        assert math.isclose(got, want, rel_tol=1e-9), (
-            f"phantom_error({mu}, {k}, {tau}) = {got:.6g}, expected {want:.6g}: the phantom "
-            "gradient is τ Σ_(j<k) M^j with M = (1 − τ) I + τ J; compare with (I − J)^(-1) "
-            "= τ Σ_(j≥0) M^j."
-        )
+        if not math.isclose(got, want, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"phantom_error({mu}, {k}, {tau}) = {got:.6g} is not right: the phantom "
+                "gradient is τ Σ_(j<k) M^j with M = (1 − τ) I + τ J; compare with (I − J)^(-1) "
+                "= τ Σ_(j≥0) M^j."
+            )
     return correct("the phantom-gradient error")
 
 
@@ -120,13 +123,14 @@ def check_backward_iteration(iterate) -> bool:
         J, v = _backward_problem(seed)
         exact = torch.linalg.solve(torch.eye(len(v), dtype=v.dtype) - J.T, v)
         got = as_tensor(iterate(J.clone(), v.clone(), 200), "backward_iteration(J, v, 200)")
-        assert got.shape == v.shape, (
-            f"backward_iteration(J, v, 200): expected the shape {tuple(v.shape)} of v, "
-            f"got {tuple(got.shape)}."
-        )
+        if got.shape != v.shape:
+            raise WrongAnswer(
+                f"backward_iteration(J, v, 200): expected the shape {tuple(v.shape)} of v, "
+                f"got {tuple(got.shape)}."
+            )
         wrong_system = torch.linalg.solve(torch.eye(len(v), dtype=v.dtype) - J, v)
         if torch.allclose(got, wrong_system, rtol=1e-8, atol=1e-10):
-            raise AssertionError(
+            raise WrongAnswer(
                 "backward_iteration solves (I − J) u = v: the backward equation has the "
                 "transpose, u = v + Jᵀ u (a vector-Jacobian product, not a Jacobian-vector one)."
             )

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 
 def _implicit_count(width: int) -> int:
@@ -32,7 +32,7 @@ def check_implicit_count(count) -> bool:
             want - n * n: "the operator's matrix V (n × n) is trained",
         }
         hint = hints.get(int(got), "count V (n × n), U (n × 64), b (n), R (10 × n) and c (10)")
-        raise AssertionError(f"implicit_count({n}) = {got}, expected {want}: {hint}.")
+        raise WrongAnswer(f"implicit_count({n}) = {got} is not right: {hint}.")
     return correct("the parameter count of the implicit classifier")
 
 
@@ -45,19 +45,22 @@ def matched_one_layer_width(count: int) -> int:
 def check_matched_width(h) -> bool:
     """Exercise: the width h of a one-hidden-layer MLP 64 → h → 10 matching the n = 64 model."""
     value = require_number(h, "h")
-    assert value == int(value), f"h must be a whole number of units, got {value}."
+    if value != int(value):
+        raise WrongAnswer(f"h must be a whole number of units, got {value}.")
     count = _implicit_count(64)
     want = matched_one_layer_width(count)
     exact = (count - 10) / 75
     if value == math.floor(exact) and value != want:
-        raise AssertionError(
-            f"h = {int(value)} rounds {exact:.2f} down, but h = {want} gives a count closer to "
-            f"{count}: compare |75 h + 10 − {count}| for both neighbours."
+        raise WrongAnswer(
+            f"h = {int(value)} rounds {exact:.2f} down, but the other neighbour gives a count "
+            f"closer to {count}: compare |75 h + 10 − {count}| for both neighbours."
         )
-    assert value == want, (
-        f"h = {int(value)} gives {75 * int(value) + 10} parameters, not the closest to {count}: "
-        "an MLP 64 → h → 10 has 64 h + h weights and biases in, 10 h + 10 out."
-    )
+    if value != want:
+        raise WrongAnswer(
+            f"h = {int(value)} gives {75 * int(value) + 10} parameters, not the closest to "
+            f"{count}: "
+            "an MLP 64 → h → 10 has 64 h + h weights and biases in, 10 h + 10 out."
+        )
     return correct("the matched width")
 
 
@@ -68,25 +71,28 @@ def check_prediction_at_zero(model, x, labels, predicted_class, accuracy) -> boo
     with torch.no_grad():
         want_class = int(model.readout.bias.argmax())
         frequency = float((labels == want_class).double().mean())
-    assert 0 <= acc <= 1, f"accuracy must be a fraction in [0, 1], got {acc}."
+    if not (0 <= acc <= 1):
+        raise WrongAnswer(f"accuracy must be a fraction in [0, 1], got {acc}.")
     if cls == int(labels.bincount().argmax()) and cls != want_class:
-        raise AssertionError(
+        raise WrongAnswer(
             f"class {int(cls)} is the most frequent test class, but the model does not know the "
             "test labels: at z_0 = 0 the logits are R·0 + c."
         )
-    assert cls == want_class, (
-        f"class {cls:g} is not what the model predicts at t = 0: with z_0 = 0 every image gets "
-        "the logits R·0 + c = c, so every image gets the same class. Which one?"
-    )
+    if cls != want_class:
+        raise WrongAnswer(
+            f"class {cls:g} is not what the model predicts at t = 0: with z_0 = 0 every image gets "
+            "the logits R·0 + c = c, so every image gets the same class. Which one?"
+        )
     if math.isclose(acc, 0.1, abs_tol=1e-12) and not math.isclose(frequency, 0.1):
-        raise AssertionError(
+        raise WrongAnswer(
             "0.1 is only approximately right: the accuracy is the share of test images whose "
             f"label is class {want_class}, which is not exactly a tenth."
         )
-    assert math.isclose(acc, frequency, abs_tol=1e-9), (
-        f"accuracy {acc} is wrong: every image is predicted as class {want_class}, so the "
-        f"accuracy is the share of test images with that label."
-    )
+    if not math.isclose(acc, frequency, abs_tol=1e-9):
+        raise WrongAnswer(
+            f"accuracy {acc} is wrong: every image is predicted as class {want_class}, so the "
+            f"accuracy is the share of test images with that label."
+        )
     del x  # the prediction at t = 0 does not depend on the image
     return correct("the prediction at t = 0")
 
@@ -99,18 +105,21 @@ def guaranteed_steps(mu: float, width: int, accuracy: float) -> int:
 def check_guaranteed_steps(t) -> bool:
     """Exercise: the least t guaranteeing ||z_t − z*|| <= 1e-3 for every image (μ = 0.9, n = 64)."""
     value = require_number(t, "t")
-    assert value == int(value), f"t must be a whole number of iterations, got {value}."
+    if value != int(value):
+        raise WrongAnswer(f"t must be a whole number of iterations, got {value}.")
     want = guaranteed_steps(0.9, 64, 1e-3)
     without_norm = math.ceil(math.log(1e-3) / math.log(0.9))
     if value == without_norm:
-        raise AssertionError(
+        raise WrongAnswer(
             f"t = {int(value)} makes μ^t <= 1e-3, but the bound is μ^t ||z*||: how large can "
             "||z*|| be when every entry of z* = tanh(...) lies in (−1, 1)?"
         )
     if value == want - 1:
-        raise AssertionError(f"t = {int(value)} is one short: round the bound up, not down.")
-    assert value == want, (
-        f"t = {int(value)} is not the least such t: from z_0 = 0, ||z_t − z*|| <= μ^t ||z*|| and "
-        "||z*|| <= √n."
-    )
+        raise WrongAnswer(f"t = {int(value)} is one short: round the bound up, not down.")
+    if value != want:
+        raise WrongAnswer(
+            f"t = {int(value)} is not the least such t: from z_0 = 0, ||z_t − z*|| <= μ^t ||z*|| "
+            "and "
+            "||z*|| <= √n."
+        )
     return correct("the guaranteed number of iterations")

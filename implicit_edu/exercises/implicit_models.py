@@ -7,6 +7,7 @@ import math
 import torch
 
 from implicit_edu.exercises._common import (
+    WrongAnswer,
     as_tensor,
     assert_close,
     correct,
@@ -42,11 +43,15 @@ def check_contraction_bound(bound) -> bool:
         want = float(torch.linalg.matrix_norm(W, ord=2))
         frob = float(torch.linalg.matrix_norm(W))
         if math.isclose(got, frob, rel_tol=1e-6):
-            raise AssertionError(
+            raise WrongAnswer(
                 "bound(W) returned the Frobenius norm: it is an upper bound, but not the "
                 "tightest one; use the largest singular value."
             )
-        assert math.isclose(got, want, rel_tol=1e-6), f"bound(W) = {got}, expected ‖W‖₂ = {want}."
+        if not math.isclose(got, want, rel_tol=1e-6):
+            raise WrongAnswer(
+                f"bound(W) = {got} is not right: ‖Wz − Wz'‖ ≤ c ‖z − z'‖ holds for all z, z' with "
+                "c the largest singular value of W (torch.linalg.matrix_norm(W, ord=2))."
+            )
     return correct("the contraction bound")
 
 
@@ -54,8 +59,9 @@ def check_equilibrium_depth(depth) -> bool:
     """Exercise: Picard steps until ``‖y_k − y*‖ ≤ 1e-6`` when ``μ = 0.9``, ``‖y_0 − y*‖ = 1``."""
     value = require_number(depth, "depth")
     want = math.ceil(math.log(1e-6) / math.log(0.9))
-    assert value == want, (
-        f"depth = {value}, expected {want}: Banach's bound gives ‖y_k − y*‖ ≤ μ^k ‖y_0 − y*‖; "
-        "solve μ^k ≤ 1e-6 for the least whole k."
-    )
+    if value != want:
+        raise WrongAnswer(
+            f"depth = {value} is not right: Banach's bound gives ‖y_k − y*‖ ≤ μ^k ‖y_0 − y*‖; "
+            "solve μ^k ≤ 1e-6 for the least whole k."
+        )
     return correct("the equilibrium depth")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 
 def check_relative_error(error) -> bool:
@@ -17,13 +17,14 @@ def check_relative_error(error) -> bool:
     try:
         got = np.asarray(error(y_hat, y_star), dtype=float)
     except (TypeError, ValueError) as failure:
-        raise AssertionError(
+        raise WrongAnswer(
             f"error(y_hat, y_star) failed on arrays of shape (5, 7): {failure}"
         ) from None
-    assert got.shape == (5,), (
-        f"error(y_hat, y_star) must give one value per instance (rows), shape (5,); got "
-        f"{got.shape}: take the norm along the last axis."
-    )
+    if got.shape != (5,):
+        raise WrongAnswer(
+            f"error(y_hat, y_star) must give one value per instance (rows), shape (5,); got "
+            f"{got.shape}: take the norm along the last axis."
+        )
     if np.allclose(got, want, rtol=1e-9):
         return correct("the error metric")
     diff = np.linalg.norm(y_hat - y_star, axis=1)
@@ -36,9 +37,9 @@ def check_relative_error(error) -> bool:
     for wrong, hint in hints:
         with np.errstate(all="ignore"):
             if np.allclose(got, wrong, rtol=1e-9, equal_nan=True):
-                raise AssertionError(f"not quite: {hint}.")
-    raise AssertionError(
-        f"error(y_hat, y_star) gave {np.round(got, 4)}, expected {np.round(want, 4)}: "
+                raise WrongAnswer(f"not quite: {hint}.")
+    raise WrongAnswer(
+        f"error(y_hat, y_star) gave {np.round(got, 4)} is not right: "
         "‖ŷ − y*‖ / (‖y*‖ + 1) with Euclidean norms over the variables of each instance."
     )
 
@@ -66,7 +67,7 @@ def check_explicit_count(count) -> bool:
             "add the two embeddings (2 → d → d, 3 → d → d), four half-convolutions "
             "(message d → d → d, own d → d, update 2d → d → d) and the read-out d → d → d → 1",
         )
-        raise AssertionError(f"explicit_count({d}) = {got:g}, expected {want}: {hint}.")
+        raise WrongAnswer(f"explicit_count({d}) = {got:g} is not right: {hint}.")
     return correct("the parameter count of the explicit GNN")
 
 
@@ -74,22 +75,25 @@ def check_jump(s_jump, x_label) -> bool:
     """Exercise: the s > 0 at which min −x₁ − s x₂ (unit square, x₁ + x₂ ≤ 1.5) has many optima,
     and the label (minimum-norm optimal point) there."""
     s = require_number(s_jump, "s_jump")
-    assert s > 0, f"s_jump = {s:g}: look for a positive s (s = 0 is another story)."
+    if s <= 0:
+        raise WrongAnswer(f"s_jump = {s:g}: look for a positive s (s = 0 is another story).")
     if s != 1:
-        raise AssertionError(
+        raise WrongAnswer(
             f"at s = {s:g} the optimum is a single vertex: the cost vector (−1, −s) must be "
             "perpendicular to the edge x₁ + x₂ = 1.5, i.e. parallel to its normal (1, 1)."
         )
     x = np.asarray(x_label, dtype=float).reshape(-1)
-    assert x.shape == (2,), f"x_label must have two entries (x₁, x₂), got {x.shape[0]}."
+    if x.shape != (2,):
+        raise WrongAnswer(f"x_label must have two entries (x₁, x₂), got {x.shape[0]}.")
     for vertex in ([1.0, 0.5], [0.5, 1.0]):
         if np.allclose(x, vertex, atol=1e-6):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"{vertex} is optimal, but the label is the optimal point of smallest norm: "
                 "minimise ‖x‖ along the optimal edge."
             )
-    assert np.allclose(x, [0.75, 0.75], atol=1e-6), (
-        f"x_label = {x}: the optimal points at s = 1 are the edge x₁ + x₂ = 1.5 between "
-        "(1, 0.5) and (0.5, 1); the label is the one closest to the origin."
-    )
+    if not np.allclose(x, [0.75, 0.75], atol=1e-6):
+        raise WrongAnswer(
+            f"x_label = {x}: the optimal points at s = 1 are the edge x₁ + x₂ = 1.5 between "
+            "(1, 0.5) and (0.5, 1); the label is the one closest to the origin."
+        )
     return correct("the jump of the solution map")

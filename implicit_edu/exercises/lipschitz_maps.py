@@ -7,6 +7,7 @@ import math
 import torch
 
 from implicit_edu.exercises._common import (
+    WrongAnswer,
     as_tensor,
     correct,
     require_callable,
@@ -44,18 +45,18 @@ def check_composition_constant(lip_composition) -> bool:
         shapes = f"A1 of shape {tuple(A1.shape)}, A2 of shape {tuple(A2.shape)}"
         product = _spectral(A2) * _spectral(A1)
         if math.isclose(got, product, rel_tol=1e-6):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"lip_composition returned ‖A2‖₂·‖A1‖₂ = {got:.6g} for {shapes}: that is the "
                 "bound of the composition lemma, not the exact constant. The composition is "
                 "itself an affine map: which matrix multiplies x?"
             )
         if math.isclose(got, float(torch.linalg.matrix_norm(A2 @ A1)), rel_tol=1e-6):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"lip_composition returned the Frobenius norm of A2 A1 ({got:.6g}) for {shapes}: "
                 "it bounds the constant but is not it; use the largest singular value (ord=2)."
             )
-        raise AssertionError(
-            f"lip_composition(A1, A2) = {got:.6g} for {shapes}, expected {want:.6g}: the "
+        raise WrongAnswer(
+            f"lip_composition(A1, A2) = {got:.6g} for {shapes} is not right: the "
             "constant of an affine map x ↦ A x + c is the spectral norm of A (mind the order "
             "of the factors: g ∘ f applies A1 first)."
         )
@@ -81,24 +82,25 @@ def check_iterations_needed(answer) -> bool:
     for mu, delta, tol in cases:
         call = f"iterations_needed({mu}, {delta}, {tol})"
         k = require_number(answer(mu, delta, tol), call)
-        assert k == int(k), f"{call} = {k}: the number of iterations must be a whole number."
+        if k != int(k):
+            raise WrongAnswer(f"{call} = {k}: the number of iterations must be a whole number.")
         k = int(k)
         want = iterations_needed(mu, delta, tol)
         if k == want:
             continue
         no_factor = max(0, math.ceil(math.log(tol / delta) / math.log(mu)))
         if k == no_factor and k < want:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"{call} = {k} forgets the factor 1/(1 − μ) of the a-priori bound "
                 "μ^k ‖y_1 − y_0‖ / (1 − μ): with it, more steps are needed."
             )
         bound = _a_priori(mu, delta, k)
         if bound > tol:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"{call} = {k} is too small: after {k} steps the a-priori bound is still "
                 f"{bound:.3g} > tol (round up, not down)."
             )
-        raise AssertionError(
+        raise WrongAnswer(
             f"{call} = {k} is not the least k: already after {k - 1} steps the bound is "
             f"{_a_priori(mu, delta, k - 1):.3g} ≤ tol."
         )
@@ -113,7 +115,7 @@ def check_local_constants(lip_inverse, lip_sqrt) -> bool:
         got = require_number(lip_inverse(a), f"lip_inverse({a})")
         want = 1 / a**2
         if math.isclose(got, -want, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"lip_inverse({a}) = {got} is negative: a Lipschitz constant is ≥ 0, the "
                 "supremum of |f'|, not of f'."
             )
@@ -123,17 +125,18 @@ def check_local_constants(lip_inverse, lip_sqrt) -> bool:
                 if math.isclose(got, 1 / a, rel_tol=1e-9)
                 else " Where on [a, ∞) is |(1/x)'| largest?"
             )
-            raise AssertionError(f"lip_inverse({a}) = {got}, expected {want}.{hint}")
+            raise WrongAnswer(f"lip_inverse({a}) = {got} is not right.{hint}")
         got = require_number(lip_sqrt(a), f"lip_sqrt({a})")
         want = 1 / (2 * math.sqrt(a))
         if math.isclose(got, 1 / math.sqrt(a), rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"lip_sqrt({a}) = {got} is twice too large: the derivative of √x is 1/(2√x)."
             )
-        assert math.isclose(got, want, rel_tol=1e-9), (
-            f"lip_sqrt({a}) = {got}, expected {want}: the constant on [a, ∞) is the "
-            "largest |(√x)'| there."
-        )
+        if not math.isclose(got, want, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"lip_sqrt({a}) = {got} is not right: the constant on [a, ∞) is the "
+                "largest |(√x)'| there."
+            )
     return correct("the local Lipschitz constants of 1/x and √x")
 
 
@@ -145,15 +148,16 @@ def check_weighted_norm(weights) -> bool:
 
     Here ``A = [[½, 1], [0, ½]]``: ``‖A‖₂ > 1``, but any ``w₂/w₁ > 4/3`` gives a contraction.
     """
-    assert weights is not None and weights is not ..., (
-        "weights: replace the `...` with your answer."
-    )
+    if not (weights is not None and weights is not ...):
+        raise WrongAnswer("weights: replace the `...` with your answer.")
     w = as_tensor(weights, "weights").reshape(-1)
-    assert w.numel() == 2, f"weights: expected two weights (w1, w2), got {w.numel()} numbers."
-    assert bool(torch.isfinite(w).all()) and bool((w > 0).all()), (
-        f"weights: both weights must be positive and finite, got {w.tolist()}: otherwise "
-        "‖diag(w) y‖ is not a norm."
-    )
+    if w.numel() != 2:
+        raise WrongAnswer(f"weights: expected two weights (w1, w2), got {w.numel()} numbers.")
+    if not (bool(torch.isfinite(w).all()) and bool((w > 0).all())):
+        raise WrongAnswer(
+            f"weights: both weights must be positive and finite, got {w.tolist()}: otherwise "
+            "‖diag(w) y‖ is not a norm."
+        )
     A = WEIGHTED_NORM_MATRIX
     factor = _spectral(torch.diag(w) @ A @ torch.diag(1 / w))
     if factor >= 1:
@@ -163,7 +167,7 @@ def check_weighted_norm(weights) -> bool:
             if equal
             else " The weighted matrix has the entry w1/w2 in its corner: make it small."
         )
-        raise AssertionError(
+        raise WrongAnswer(
             f"with weights {w.tolist()} the contraction factor ‖diag(w) A diag(w)⁻¹‖₂ is "
             f"{factor:.4f} ≥ 1: T is not a contraction in this norm.{hint}"
         )
@@ -173,5 +177,6 @@ def check_weighted_norm(weights) -> bool:
     z = z.to(torch.float64)
     lhs = ((y - z) @ A.T * w).norm(dim=1)
     rhs = ((y - z) * w).norm(dim=1)
-    assert bool((lhs <= factor * rhs * (1 + 1e-12)).all())
+    if not bool((lhs <= factor * rhs * (1 + 1e-12)).all()):
+        raise WrongAnswer("wrong answer")
     return correct(f"a weighted norm in which T contracts (factor {factor:.3f})")

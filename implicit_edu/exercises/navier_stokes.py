@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 #: (amplitude A, wavenumber k, viscosity ν, drag α) at which the answers are tested.
 _KOLMOGOROV_CASES = ((1.0, 4, 0.05, 0.1), (0.3, 1, 0.01, 0.0), (2.0, 3, 0.2, 0.5))
@@ -28,8 +28,8 @@ def check_kolmogorov_amplitude(amplitude) -> bool:
         ]
         for wrong, hint in hints:
             if wrong is not None and math.isclose(got, wrong, rel_tol=1e-9):
-                raise AssertionError(f"amplitude({A}, {k}, {nu}, {drag}) is not right: {hint}.")
-        raise AssertionError(
+                raise WrongAnswer(f"amplitude({A}, {k}, {nu}, {drag}) is not right: {hint}.")
+        raise WrongAnswer(
             f"amplitude({A}, {k}, {nu}, {drag}) = {got:.6g} is not right: insert ω = a sin(ky) "
             "into u·∇ω = νΔω − αω + φ; for a flow along x that depends on y only, u·∇ω = 0."
         )
@@ -63,7 +63,7 @@ def check_explicit_count(count) -> bool:
             "add the lift (1 → C), the layers (spectral weights 4 m² C², W with C² + C) and "
             "the projection (C → 2C → 1), every 1 × 1 convolution with a bias",
         )
-        raise AssertionError(
+        raise WrongAnswer(
             f"explicit_count({width}, {modes}, {layers}) = {got:g} is not right: {hint}."
         )
     return correct("the parameter count of the explicit FNO")
@@ -90,8 +90,8 @@ def check_stokes_lipschitz(lipschitz) -> bool:
         ]
         for wrong, hint in hints:
             if math.isclose(got, wrong, rel_tol=1e-9):
-                raise AssertionError(f"stokes_lipschitz({nu}, {drag}, {k_min}, {k_max}): {hint}.")
-        raise AssertionError(
+                raise WrongAnswer(f"stokes_lipschitz({nu}, {drag}, {k_min}, {k_max}): {hint}.")
+        raise WrongAnswer(
             f"stokes_lipschitz({nu}, {drag}, {k_min}, {k_max}) = {got:.6g} is not right: the "
             "Stokes map is diagonal in Fourier space; its norm is its largest diagonal entry."
         )

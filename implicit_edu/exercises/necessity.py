@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from implicit_edu.exercises._common import correct, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_number
 
 # Exercise "which targets": can the map be the fixed-point map of a regular operator on the
 # given domain X? (Theorem 2.4 and 2.5 together: exactly when it is locally Lipschitz on X.)
@@ -57,46 +57,52 @@ def check_bound(value) -> bool:
     got = require_number(value, "bound")
     want = 1.6 / 0.6  # L_x = 0.8·2, μ = 0.8·0.5
     if math.isclose(got, 1.6):
-        raise AssertionError(
+        raise WrongAnswer(
             "1.6 is L_x alone: the fixed point moves further than G does, by the factor 1/(1 − μ)."
         )
     if math.isclose(got, 8.0):
-        raise AssertionError(
+        raise WrongAnswer(
             "8 = 1.6/(1 − 0.8) takes the prefactor 0.8 as the contraction factor; μ is the "
             "Lipschitz constant of y ↦ G(y, x), which also includes the 0.5 inside tanh."
         )
     if math.isclose(got, 4.0):
-        raise AssertionError(
+        raise WrongAnswer(
             "4 is not right: either the 1 − μ became μ, or the prefactor 0.8 was left out of "
             "L_x = Lip of x ↦ 0.8·tanh(0.5 y + 2 x)."
         )
-    assert math.isclose(got, want, rel_tol=1e-6), (
-        f"bound = {got} is not right: tanh is 1-Lipschitz, so L_x = 0.8·2 and μ = 0.8·0.5; "
-        "the bound is L_x / (1 − μ)."
-    )
+    if not math.isclose(got, want, rel_tol=1e-6):
+        raise WrongAnswer(
+            f"bound = {got} is not right: tanh is 1-Lipschitz, so L_x = 0.8·2 and μ = 0.8·0.5; "
+            "the bound is L_x / (1 − μ)."
+        )
     return correct("the necessity bound")
 
 
 def check_representable(answers) -> bool:
     """Exercise: for each map of :data:`TARGETS`, True iff it is a regular fixed-point map."""
-    assert answers is not None and answers is not ..., "replace the `...` with your answers."
-    assert isinstance(answers, dict), (
-        f"expected a dict mapping each name of check.TARGETS to True or False, got "
-        f"{type(answers).__name__}."
-    )
+    if not (answers is not None and answers is not ...):
+        raise WrongAnswer("replace the `...` with your answers.")
+    if not isinstance(answers, dict):
+        raise WrongAnswer(
+            f"expected a dict mapping each name of check.TARGETS to True or False, got "
+            f"{type(answers).__name__}."
+        )
     missing = sorted(set(TARGETS) - set(answers))
-    assert not missing, f"answers are missing for: {', '.join(missing)}."
+    if missing:
+        raise WrongAnswer(f"answers are missing for: {', '.join(missing)}.")
     unknown = sorted(set(answers) - set(TARGETS))
-    assert not unknown, f"unknown names: {', '.join(unknown)} (use the keys of check.TARGETS)."
+    if unknown:
+        raise WrongAnswer(f"unknown names: {', '.join(unknown)} (use the keys of check.TARGETS).")
     for name, answer in answers.items():
-        assert isinstance(answer, bool), f"answers[{name!r}] must be True or False, got {answer!r}."
+        if not isinstance(answer, bool):
+            raise WrongAnswer(f"answers[{name!r}] must be True or False, got {answer!r}.")
     wrong = [name for name in TARGETS if answers[name] != _ANSWERS[name]]
     if wrong:
         lines = [
             f"  {name} ({TARGETS[name]}): should be {_ANSWERS[name]}: {_HINTS[name]}"
             for name in wrong
         ]
-        raise AssertionError(
+        raise WrongAnswer(
             f"{len(wrong)} of {len(TARGETS)} answers are wrong (a map is a regular fixed-point "
             "map exactly when it is locally Lipschitz on X):\n" + "\n".join(lines)
         )
@@ -112,19 +118,21 @@ def check_smallest_mu(mu) -> bool:
     """Exercise: the least ``μ̄`` allowing an error ``≤ δ = 0.1`` against sign at ``|x| = 0.01``."""
     got = require_number(mu, "mu_min")
     want = smallest_contraction()
-    assert 0 < got < 1, f"μ̄ = {got} is not a contraction factor: it must lie in (0, 1)."
+    if not (0 < got < 1):
+        raise WrongAnswer(f"μ̄ = {got} is not a contraction factor: it must lie in (0, 1).")
     if math.isclose(got, 1 - 0.01):
-        raise AssertionError(
+        raise WrongAnswer(
             "μ̄ = 1 − L h makes the lower bound 1 − L h/(1 − μ̄) zero, not δ: solve "
             "1 − L h/(1 − μ̄) ≤ δ for μ̄."
         )
     if math.isclose(got, 1 - 0.01 * 0.9):
-        raise AssertionError(
+        raise WrongAnswer(
             "μ̄ = 1 − L h (1 − δ) has the factor 1 − δ on the wrong side: solve "
             "1 − L h/(1 − μ̄) ≤ δ for 1 − μ̄."
         )
-    assert math.isclose(got, want, rel_tol=1e-9), (
-        f"μ̄ = {got} is not right: the proposition gives an error of at least "
-        "1 − L h/(1 − μ̄) at x = h or x = −h; set it equal to δ and solve for μ̄."
-    )
+    if not math.isclose(got, want, rel_tol=1e-9):
+        raise WrongAnswer(
+            f"μ̄ = {got} is not right: the proposition gives an error of at least "
+            "1 − L h/(1 − μ̄) at x = h or x = −h; set it equal to δ and solve for μ̄."
+        )
     return correct("the smallest contraction factor")

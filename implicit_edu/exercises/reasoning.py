@@ -6,7 +6,7 @@ import math
 
 from rapidfuzz.distance import Levenshtein
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 #: String lengths at which ``iterations_needed`` is tested.
 _BITS = (16, 17, 64, 128, 250, 256, 1000)
@@ -42,7 +42,7 @@ def check_iterations_needed(iterations_needed) -> bool:
     L, got = wrong[0]
     for bits, value in wrong:
         if value != round(value):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"iterations_needed({bits}) = {value:g} is not a whole number: the net runs a "
                 "whole number of iterations; take the smallest one that suffices."
             )
@@ -82,7 +82,7 @@ def check_iterations_needed(iterations_needed) -> bool:
         "with r, and the last bit of a prefix sum depends on the first, L − 1 positions away. "
         "Count the radius-1 convolutions in P, in one iteration of the core and in C"
     )
-    raise AssertionError(f"iterations_needed({L}) = {got:g} is not right: {hint}.")
+    raise WrongAnswer(f"iterations_needed({L}) = {got:g} is not right: {hint}.")
 
 
 #: (out_x, out_y, x, y): outputs and prompts of hand-made pairs, with insertions and deletions.
@@ -161,7 +161,7 @@ def check_text_ratio(text_ratio) -> bool:
         "Lev(a, b) is the fewest word insertions, deletions and substitutions that turn a into b; "
         "divide the distance of the outputs by the distance of the prompts"
     )
-    raise AssertionError(f"text_ratio({out_x!r}, {out_y!r}, {x!r}, {y!r}) is not right: {hint}.")
+    raise WrongAnswer(f"text_ratio({out_x!r}, {out_y!r}, {x!r}, {y!r}) is not right: {hint}.")
 
 
 #: (hops, changes, other_length) at which ``true_ratio`` is tested, changes=1 first.
@@ -214,8 +214,8 @@ def check_true_ratio(true_ratio) -> bool:
         ]
         for wrong, hint in hints:
             if wrong is not None and math.isclose(got, wrong, rel_tol=1e-9):
-                raise AssertionError(f"{call} = {got:g} is not right: {hint}.")
-        raise AssertionError(
+                raise WrongAnswer(f"{call} = {got:g} is not right: {hint}.")
+        raise WrongAnswer(
             f"{call} = {got:g} is not right: count the words in which the two answer texts differ "
             "(one per statement whose digit changes, and the query), and divide by the words in "
             "which the prompts differ."

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 import torch
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 
 def _value(f, argument: float, what: str) -> float:
@@ -31,17 +31,17 @@ def check_sine_operator(mu, lip_x) -> bool:
         if math.isclose(got, want, rel_tol=1e-9):
             continue
         if math.isclose(got, 0.75, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"mu({x}) = 0.75: that bounds μ(x) for every x in [−1, 1], but the smallest "
                 "factor at this x is smaller. Look at the largest |∂G/∂y| for this x only."
             )
         if math.isclose(got, 0.5 + x / 4, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"mu({x}) = {got}: for negative x, ∂G/∂y = 1/2 + (x/4) cos y is largest in size "
                 "where cos y = −1; the factor is a supremum of |∂G/∂y|."
             )
-        raise AssertionError(
-            f"mu({x}) = {got}, expected {want}: μ(x) is the supremum over y of "
+        raise WrongAnswer(
+            f"mu({x}) = {got} is not right: μ(x) is the supremum over y of "
             "|∂G/∂y| = |1/2 + (x/4) cos y|."
         )
     for y in (-2.0, -0.5, 0.0, 1.0, math.pi / 2, 3.0):
@@ -50,16 +50,16 @@ def check_sine_operator(mu, lip_x) -> bool:
         if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
             continue
         if math.isclose(got, 0.25, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"lip_x({y}) = 0.25: that is a bound for all y (the constant a), but the best "
                 "constant at this y is smaller: G is affine in x, with slope sin(y)/4."
             )
         if math.isclose(got, math.sin(y) / 4, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"lip_x({y}) = {got} is negative: a Lipschitz constant is the size |slope|."
             )
-        raise AssertionError(
-            f"lip_x({y}) = {got}, expected {want}: for fixed y, x ↦ G(y, x) is a straight line; "
+        raise WrongAnswer(
+            f"lip_x({y}) = {got} is not right: for fixed y, x ↦ G(y, x) is a straight line; "
             "what is its slope?"
         )
     return correct("μ(x) and the x-Lipschitz constant of y/2 + x sin(y)/4")
@@ -92,25 +92,25 @@ CANDIDATES = {
 
 def check_regular_names(names) -> bool:
     """Exercise: the set of the regular operators among :data:`CANDIDATES`."""
-    assert names is not None and names is not ..., (
-        "regular_names: replace the `...` with your answer."
-    )
+    if not (names is not None and names is not ...):
+        raise WrongAnswer("regular_names: replace the `...` with your answer.")
     if isinstance(names, str) or not isinstance(names, Iterable):
-        raise AssertionError(
+        raise WrongAnswer(
             f"regular_names: expected a set of names such as {{'inverse', 'naive'}}, got {names!r}."
         )
     names = set(names)
     unknown = sorted(n for n in names if n not in CANDIDATES)
-    assert not unknown, (
-        f"regular_names: unknown name(s) {unknown}; choose among {sorted(CANDIDATES)}."
-    )
+    if unknown:
+        raise WrongAnswer(
+            f"regular_names: unknown name(s) {unknown}; choose among {sorted(CANDIDATES)}."
+        )
     want = {name for name, (regular, _) in CANDIDATES.items() if regular}
     wrong_in = sorted(names - want)
     missing = sorted(want - names)
     problems = [f"'{n}' is not regular: {CANDIDATES[n][1]}." for n in wrong_in]
     problems += [f"'{n}' is regular, but missing: {CANDIDATES[n][1]}." for n in missing]
     if problems:
-        raise AssertionError("regular_names: " + " ".join(problems))
+        raise WrongAnswer("regular_names: " + " ".join(problems))
     return correct("which operators are regular")
 
 
@@ -125,16 +125,16 @@ def check_inverse_constant(inverse_lip_x) -> bool:
         if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
             continue
         if math.isclose(got, eta * y, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"inverse_lip_x({y}, {eta}) = {got} is negative: the constant is |∂G/∂x|, "
                 "the size of the slope −η y."
             )
         if math.isclose(got, eta, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"inverse_lip_x({y}, {eta}) = {got} does not depend on y: but ∂G/∂x = −η y."
             )
-        raise AssertionError(
-            f"inverse_lip_x({y}, {eta}) = {got}, expected {want}: for fixed y the map "
+        raise WrongAnswer(
+            f"inverse_lip_x({y}, {eta}) = {got} is not right: for fixed y the map "
             "x ↦ y − η(xy − 1) is a straight line in x."
         )
     return correct("the x-Lipschitz constant of the 1/x operator")
@@ -146,33 +146,37 @@ def check_affine_constants(a_b, affine_mu) -> bool:
     The lemma on operators affine in the state gives ``(a, b) = (2, 1/4)``, and
     ``μ(x) = (2 + cos x)/4``.
     """
-    assert a_b is not None and a_b is not ..., "a_b: replace the `...` with your answer."
+    if not (a_b is not None and a_b is not ...):
+        raise WrongAnswer("a_b: replace the `...` with your answer.")
     try:
         a, b = (require_number(v, "a_b") for v in a_b)
     except (TypeError, ValueError):
-        raise AssertionError(f"a_b: expected a pair (a, b) of numbers, got {a_b!r}.") from None
+        raise WrongAnswer(f"a_b: expected a pair (a, b) of numbers, got {a_b!r}.") from None
     if math.isclose(a, 0.25) and math.isclose(b, 2.0):
-        raise AssertionError("a_b = (0.25, 2): swapped; a comes from c(x), b from A(x).")
+        raise WrongAnswer("a_b = (0.25, 2): swapped; a comes from c(x), b from A(x).")
     if math.isclose(a, 1.0):
-        raise AssertionError(
+        raise WrongAnswer(
             "a = 1 forgets the chain rule: the derivative of sin(2x) is 2 cos(2x), so L_c = 2."
         )
-    assert math.isclose(a, 2.0), f"a = {a}, expected L_c, the Lipschitz constant of sin(2x)."
+    if not math.isclose(a, 2.0):
+        raise WrongAnswer(f"a = {a}, expected L_c, the Lipschitz constant of sin(2x).")
     if math.isclose(b, 0.75):
-        raise AssertionError(
+        raise WrongAnswer(
             "b = 0.75 is the largest value of A(x) = (2 + cos x)/4 (the largest μ), but b is the "
             "Lipschitz constant L_A of x ↦ A(x): its largest slope."
         )
-    assert math.isclose(b, 0.25), f"b = {b}, expected L_A, the Lipschitz constant of (2 + cos x)/4."
+    if not math.isclose(b, 0.25):
+        raise WrongAnswer(f"b = {b}, expected L_A, the Lipschitz constant of (2 + cos x)/4.")
     affine_mu = require_callable(affine_mu, "affine_mu(x)")
     for x in (-3.0, -1.0, 0.0, 0.5, 2.0, math.pi):
         got = _value(affine_mu, x, f"affine_mu({x})")
         want = (2 + math.cos(x)) / 4
         if math.isclose(got, 0.75, rel_tol=1e-9) and not math.isclose(want, 0.75, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"affine_mu({x}) = 0.75 is a bound for all x; the factor at x is |A(x)|."
             )
-        assert math.isclose(got, want, rel_tol=1e-9), (
-            f"affine_mu({x}) = {got}, expected {want}: y ↦ A(x) y + c(x) contracts with |A(x)|."
-        )
+        if not math.isclose(got, want, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"affine_mu({x}) = {got} is not right: y ↦ A(x) y + c(x) contracts with |A(x)|."
+            )
     return correct("the constants of an operator affine in the state")

@@ -7,6 +7,7 @@ import math
 import torch
 
 from implicit_edu.exercises._common import (
+    WrongAnswer,
     as_tensor,
     assert_close,
     correct,
@@ -27,17 +28,17 @@ def check_averaged_factor(factor) -> bool:
         if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
             continue
         if math.isclose(got, 1.0 - eps, rel_tol=1e-9) and lip_h > 0:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"averaged_factor({eps}, {lip_h}) = 1 − ε leaves out h: the term ε h(y, x) adds "
                 "ε L_h to the factor."
             )
         if lip_h > 0 and math.isclose(got, (1.0 - eps) * lip_h, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"averaged_factor({eps}, {lip_h}) = (1 − ε) L_h multiplies where it should add: "
                 "bound the two terms (1 − ε)(y − y') and ε (h(y) − h(y')) separately."
             )
-        raise AssertionError(
-            f"averaged_factor({eps}, {lip_h}) = {got:.6g}, expected {want:.6g}: apply the "
+        raise WrongAnswer(
+            f"averaged_factor({eps}, {lip_h}) = {got:.6g} is not right: apply the "
             "triangle inequality to g(y, x) − g(y', x)."
         )
     return correct("the contraction factor of an averaged operator")
@@ -53,23 +54,24 @@ def check_smallest_bound(smallest) -> bool:
         if math.isclose(got, want, rel_tol=1e-9):
             continue
         if math.isclose(got, lip_x / slope, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"smallest_bound({lip_x}, {slope}) = L_x / s is 1 − μ, not μ: solve "
                 "L_x / (1 − μ) ≥ s for μ."
             )
         if math.isclose(got, 1.0 - slope / lip_x, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"smallest_bound({lip_x}, {slope}) = 1 − s / L_x has the ratio upside down."
             )
-        raise AssertionError(
-            f"smallest_bound({lip_x}, {slope}) = {got:.6g}, expected {want:.6g}: the slope of "
+        raise WrongAnswer(
+            f"smallest_bound({lip_x}, {slope}) = {got:.6g} is not right: the slope of "
             "the fixed-point map is at most L_x / (1 − μ)."
         )
     got = require_number(smallest(5.0, 2.0), "smallest_bound(5.0, 2.0)")
-    assert math.isclose(got, 0.0, abs_tol=1e-12), (
-        f"smallest_bound(5.0, 2.0) = {got:.6g}: when the wanted slope is below L_x, every "
-        "μ ≥ 0 allows it, so the answer is 0 (use max(0, …))."
-    )
+    if not math.isclose(got, 0.0, abs_tol=1e-12):
+        raise WrongAnswer(
+            f"smallest_bound(5.0, 2.0) = {got:.6g}: when the wanted slope is below L_x, every "
+            "μ ≥ 0 allows it, so the answer is 0 (use max(0, …))."
+        )
     return correct("the smallest contraction bound for a slope")
 
 
@@ -79,34 +81,38 @@ def check_monotone_steps(steps) -> bool:
     steps = require_callable(steps, "monotone_steps(m, L)")
     for m, L in [(0.5, 2.0), (0.1, 1.5), (1.0, 1.0), (0.3, 4.0)]:
         answer = steps(m, L)
-        assert isinstance(answer, (tuple, list)) and len(answer) == 3, (
-            f"monotone_steps({m}, {L}) must return three numbers (alpha_limit, alpha_best, "
-            f"factor), got {answer!r}."
-        )
+        if not (isinstance(answer, (tuple, list)) and len(answer) == 3):
+            raise WrongAnswer(
+                f"monotone_steps({m}, {L}) must return three numbers (alpha_limit, alpha_best, "
+                f"factor), got {answer!r}."
+            )
         limit, best, factor = (require_number(v, f"monotone_steps({m}, {L})") for v in answer)
         if math.isclose(limit, 2 * m / L, rel_tol=1e-9) and L != 1:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"alpha_limit = 2m/L for m = {m}, L = {L}: the α² term carries L², so the "
                 "condition 1 − 2αm + α²L² < 1 gives α < 2m/L²."
             )
-        assert math.isclose(limit, 2 * m / L**2, rel_tol=1e-9), (
-            f"alpha_limit = {limit:.6g} for m = {m}, L = {L}, expected {2 * m / L**2:.6g}: "
-            "solve 1 − 2αm + α²L² < 1 for α > 0."
-        )
-        assert math.isclose(best, m / L**2, rel_tol=1e-9), (
-            f"alpha_best = {best:.6g} for m = {m}, L = {L}, expected {m / L**2:.6g}: minimise "
-            "the quadratic 1 − 2αm + α²L² in α."
-        )
+        if not math.isclose(limit, 2 * m / L**2, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"alpha_limit = {limit:.6g} for m = {m}, L = {L} is not right: "
+                "solve 1 − 2αm + α²L² < 1 for α > 0."
+            )
+        if not math.isclose(best, m / L**2, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"alpha_best = {best:.6g} for m = {m}, L = {L} is not right: minimise "
+                "the quadratic 1 − 2αm + α²L² in α."
+            )
         want = math.sqrt(max(0.0, 1 - m**2 / L**2))
         if math.isclose(factor, 1 - m**2 / L**2, rel_tol=1e-9) and want not in (0.0, 1.0):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"factor = 1 − m²/L² for m = {m}, L = {L} is the square of the contraction "
                 "factor: the bound is the square root of 1 − 2αm + α²L²."
             )
-        assert math.isclose(factor, want, rel_tol=1e-9, abs_tol=1e-12), (
-            f"factor = {factor:.6g} for m = {m}, L = {L}, expected {want:.6g}: insert "
-            "alpha_best into √(1 − 2αm + α²L²)."
-        )
+        if not math.isclose(factor, want, rel_tol=1e-9, abs_tol=1e-12):
+            raise WrongAnswer(
+                f"factor = {factor:.6g} for m = {m}, L = {L} is not right: insert "
+                "alpha_best into √(1 − 2αm + α²L²)."
+            )
     return correct("the step sizes of forward–backward splitting")
 
 
@@ -125,29 +131,31 @@ def check_monotone_weight(weight) -> bool:
         eye = torch.eye(A.shape[0], dtype=A.dtype)
         want = (1 - m) * eye - A.T @ A + B - B.T
         got = as_tensor(weight(A.clone(), B.clone(), m), f"monotone_weight(A, B, {m})")
-        assert got.shape == want.shape, (
-            f"monotone_weight(A, B, {m}): expected an n × n matrix of shape "
-            f"{tuple(want.shape)}, got {tuple(got.shape)}."
-        )
+        if got.shape != want.shape:
+            raise WrongAnswer(
+                f"monotone_weight(A, B, {m}): expected an n × n matrix of shape "
+                f"{tuple(want.shape)}, got {tuple(got.shape)}."
+            )
         if torch.allclose(got, (1 - m) * eye - A @ A.T + B - B.T, atol=1e-10):
-            raise AssertionError(
+            raise WrongAnswer(
                 "monotone_weight uses A Aᵀ: the parametrisation has AᵀA (both are positive "
                 "semidefinite, but only AᵀA is the one of the text)."
             )
         if torch.allclose(got, (1 - m) * eye - A.T @ A, atol=1e-10):
-            raise AssertionError(
+            raise WrongAnswer(
                 "monotone_weight leaves out B − Bᵀ (or writes B − B): the skew-symmetric part "
                 "is what lets W be non-symmetric."
             )
         if torch.allclose(got, (1 + m) * eye - A.T @ A + B - B.T, atol=1e-10):
-            raise AssertionError(
+            raise WrongAnswer(
                 "monotone_weight has (1 + m) I: with it I − W = −m I + AᵀA − (B − Bᵀ) is not "
                 "strongly monotone."
             )
         assert_close(got, want, f"monotone_weight(A, B, {m})", rtol=1e-9)
         smallest = float(torch.linalg.eigvalsh((eye - got + (eye - got).T) / 2).min())
-        assert smallest >= m - 1e-9, (
-            f"I − W should satisfy zᵀ(I − W)z ≥ m‖z‖², but its symmetric part has the "
-            f"eigenvalue {smallest:.4g} < m = {m}."
-        )
+        if smallest < m - 1e-9:
+            raise WrongAnswer(
+                f"I − W should satisfy zᵀ(I − W)z ≥ m‖z‖², but its symmetric part has the "
+                f"eigenvalue {smallest:.4g} < m = {m}."
+            )
     return correct("the monotone parametrisation")

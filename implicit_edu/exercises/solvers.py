@@ -7,6 +7,7 @@ import math
 import torch
 
 from implicit_edu.exercises._common import (
+    WrongAnswer,
     as_tensor,
     assert_close,
     correct,
@@ -48,23 +49,24 @@ def check_picard_rate(rate) -> bool:
         want = picard_rate(A)
         norm = float(torch.linalg.matrix_norm(A, ord=2))
         if not math.isclose(want, norm, rel_tol=1e-6) and math.isclose(got, norm, rel_tol=1e-6):
-            raise AssertionError(
-                f"picard_rate gave ‖A‖₂ = {got:.4f} for a matrix whose Picard errors shrink "
-                f"asymptotically by {want:.4f} per step: the norm is only a bound on the rate. "
+            raise WrongAnswer(
+                f"picard_rate gave ‖A‖₂ = {got:.4f}, but for this matrix the Picard errors shrink "
+                "asymptotically by less per step: the norm is only a bound on the rate. "
                 "Which quantity does ‖A^k‖^{1/k} tend to?"
             )
         real_parts = float(torch.linalg.eigvals(A).real.abs().max())
         if not math.isclose(want, real_parts, rel_tol=1e-6) and math.isclose(
             got, real_parts, rel_tol=1e-6
         ):
-            raise AssertionError(
+            raise WrongAnswer(
                 "picard_rate used the real parts of the eigenvalues: a complex eigenvalue "
                 "λ shrinks the error by |λ| per step, real part and imaginary part together."
             )
-        assert math.isclose(got, want, rel_tol=1e-6), (
-            f"picard_rate(A) = {got:.6g}, expected {want:.6g} for A = {A.tolist()}: the error "
-            "after k steps is A^k e_0; how fast does ‖A^k‖ decay?"
-        )
+        if not math.isclose(got, want, rel_tol=1e-6):
+            raise WrongAnswer(
+                f"picard_rate(A) = {got:.6g} is not right for A = {A.tolist()}: the error "
+                "after k steps is A^k e_0; how fast does ‖A^k‖ decay?"
+            )
     return correct("the Picard rate of an affine map")
 
 
@@ -92,25 +94,28 @@ def check_iterations_needed(count) -> bool:
     for L, r0, eps in _ITERATION_CASES:
         got = require_number(count(L, r0, eps), f"iterations_needed({L}, {r0}, {eps})")
         want = iterations_needed(L, r0, eps)
-        assert got == int(got), f"iterations_needed must be a whole number, got {got}."
+        if got != int(got):
+            raise WrongAnswer(f"iterations_needed must be a whole number, got {got}.")
         without_factor = math.ceil(math.log(eps / r0) / math.log(L))
         if got == without_factor and got != want:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"iterations_needed({L}, {r0}, {eps}) = {int(got)} ignores the factor "
                 "1/(1 − L) of the a-posteriori bound: a small residual is a small error only "
                 "after dividing by 1 − L."
             )
         if got == want - 1:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"iterations_needed({L}, {r0}, {eps}) = {int(got)} is one short: round up."
             )
-        assert got == want, (
-            f"iterations_needed({L}, {r0}, {eps}) = {int(got)}, expected {want}: solve "
-            "L^k r0 / (1 − L) <= eps for the least whole k."
+        if got != want:
+            raise WrongAnswer(
+                f"iterations_needed({L}, {r0}, {eps}) = {int(got)} is not right: solve "
+                "L^k r0 / (1 − L) <= eps for the least whole k."
+            )
+    if count(0.5, 1e-9, 1e-6) != 0:
+        raise WrongAnswer(
+            "iterations_needed(0.5, 1e-9, 1e-6) should be 0: y_0 is already accurate enough."
         )
-    assert count(0.5, 1e-9, 1e-6) == 0, (
-        "iterations_needed(0.5, 1e-9, 1e-6) should be 0: y_0 is already accurate enough."
-    )
     return correct("the iteration count from the a-posteriori bound")
 
 
@@ -132,7 +137,7 @@ def check_km_step(km_step) -> bool:
         want = (1 - alpha) * y + alpha * reflection(y)
         swapped = alpha * y + (1 - alpha) * reflection(y)
         if got.shape == want.shape and torch.allclose(got, swapped) and alpha != 0.5:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"km_step(g, y, {alpha}) swapped the weights: α multiplies g(y), and α = 1 "
                 "is a plain Picard step."
             )
@@ -169,12 +174,14 @@ def check_anderson_weights(weights) -> bool:
         Fs = scale * F
         got = as_tensor(weights(Fs.clone(), lam), f"anderson_weights(F, lam={lam})").flatten()
         want = anderson_weights(Fs, lam)
-        assert got.shape == want.shape, (
-            f"anderson_weights should return one weight per residual: shape {tuple(want.shape)}, "
-            f"got {tuple(got.shape)}."
-        )
+        if got.shape != want.shape:
+            raise WrongAnswer(
+                "anderson_weights should return one weight per residual: shape "
+                f"{tuple(want.shape)}, "
+                f"got {tuple(got.shape)}."
+            )
         if abs(float(got.sum()) - 1.0) > 1e-6:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"the weights sum to {float(got.sum()):.4g}, not 1: the constraint Σ α_i = 1 is "
                 "what makes Σ α_i g(y_i) an estimate of the fixed point (a least-squares fit "
                 "without it would just return α = 0)."
@@ -187,7 +194,7 @@ def check_anderson_weights(weights) -> bool:
             if torch.allclose(got, unscaled, rtol=1e-6, atol=1e-9) and not torch.allclose(
                 want, unscaled, rtol=1e-6, atol=1e-9
             ):
-                raise AssertionError(
+                raise WrongAnswer(
                     f"with residuals of size {scale:g} your regularisation is not scaled: use "
                     "lam · mean_i ‖f_i‖² so that the weights do not change when the problem is "
                     "rescaled."

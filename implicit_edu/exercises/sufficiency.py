@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 from implicit_edu.theory import talk_example
 
 # Nested log-spaced grids of (0, ∞): [1e-k, 1e+k] with the same density (200 points per decade),
@@ -29,17 +29,20 @@ def _step_values(eps, xs: torch.Tensor) -> torch.Tensor:
     try:
         values = eps(xs.clone())
     except Exception as error:  # the reader's code: report any failure as a wrong answer
-        raise AssertionError(
+        raise WrongAnswer(
             f"eps(x) raised {type(error).__name__}: {error}. It must accept a 1-D tensor of "
             "inputs x > 0 and return ε(x) for each of them (use torch functions)."
         ) from None
-    assert values is not None, "eps(x) returned None (did you forget `return`?)."
+    if values is None:
+        raise WrongAnswer("eps(x) returned None (did you forget `return`?).")
     values = torch.as_tensor(values, dtype=torch.float64)
-    assert values.shape == xs.shape, (
-        f"eps(x) must return one value per input: expected shape {tuple(xs.shape)}, "
-        f"got {tuple(values.shape)}."
-    )
-    assert bool(torch.isfinite(values).all()), "eps(x) returned nan or inf for some x > 0."
+    if values.shape != xs.shape:
+        raise WrongAnswer(
+            f"eps(x) must return one value per input: expected shape {tuple(xs.shape)}, "
+            f"got {tuple(values.shape)}."
+        )
+    if not bool(torch.isfinite(values).all()):
+        raise WrongAnswer("eps(x) returned nan or inf for some x > 0.")
     return values
 
 
@@ -58,7 +61,7 @@ def check_step_for_inverse(eps) -> bool:
         bad = (values <= 0) | (values >= 1)
         if bool(bad.any()):
             where = int(bad.nonzero()[0])
-            raise AssertionError(
+            raise WrongAnswer(
                 f"ε(x) must lie strictly between 0 and 1 for every x > 0, but "
                 f"ε({float(xs[where]):.3g}) = {float(values[where]):.3g}: then μ = 1 − ε is not "
                 "a contraction factor in (0, 1). Hint: cap it, e.g. with torch.clamp(·, max=c) "
@@ -71,14 +74,14 @@ def check_step_for_inverse(eps) -> bool:
         return estimates[-1] > 2.0 * estimates[-2] + 1e-9
 
     if grows(lip_eps):
-        raise AssertionError(
+        raise WrongAnswer(
             "ε itself is not globally Lipschitz: its largest difference quotient grows from "
             f"{lip_eps[-2]:.3g} on [1e-{_GRID_DECADES[-2]}, 1e{_GRID_DECADES[-2]}] to "
             f"{lip_eps[-1]:.3g} on [1e-{_GRID_DECADES[-1]}, 1e{_GRID_DECADES[-1]}]. Condition (i) "
             "needs Lip(ε) < ∞ (a power x^p with p < 1 has an infinite slope at 0)."
         )
     if grows(lip_product):
-        raise AssertionError(
+        raise WrongAnswer(
             "ε·F = ε(x)/x is not globally Lipschitz: its largest difference quotient grows from "
             f"{lip_product[-2]:.3g} on [1e-{_GRID_DECADES[-2]}, 1e{_GRID_DECADES[-2]}] to "
             f"{lip_product[-1]:.3g} on [1e-{_GRID_DECADES[-1]}, 1e{_GRID_DECADES[-1]}]. Near the "
@@ -101,39 +104,44 @@ def talk_iterations(x: float = 0.05, rel_tol: float = 1e-3) -> int:
 def check_iterations(t) -> bool:
     """Exercise: iterations to a relative error of 1e-3 at x = 0.05 in the talk's example."""
     value = require_number(t, "t")
-    assert value == int(value), f"t must be a whole number of iterations, got {value}."
+    if value != int(value):
+        raise WrongAnswer(f"t must be a whole number of iterations, got {value}.")
     _, eps = talk_example()
     step = float(eps(torch.tensor([0.05], dtype=torch.float64)))
     want = talk_iterations()
     if value == want - 1:
-        raise AssertionError(f"t = {int(value)} is one short: round the bound up, not down.")
+        raise WrongAnswer(f"t = {int(value)} is one short: round the bound up, not down.")
     if value == math.ceil(math.log(1e3) / step):
-        raise AssertionError(
+        raise WrongAnswer(
             f"t = {int(value)} uses the approximation log(1 − ε) ≈ −ε; solve (1 − ε)^t ≤ 1e-3 "
             "exactly instead."
         )
-    assert value == want, (
-        f"t = {int(value)} is not the least such t: from y₀ = 0 the relative error after t steps "
-        f"is exactly (1 − ε(x))^t, with ε(0.05) = {step:.6g} here."
-    )
+    if value != want:
+        raise WrongAnswer(
+            f"t = {int(value)} is not the least such t: from y₀ = 0 the relative error after t "
+            "steps "
+            f"is exactly (1 − ε(x))^t, with ε(0.05) = {step:.6g} here."
+        )
     return correct("the iteration count")
 
 
 def check_smallest_power(p) -> bool:
     """Exercise: least integer p such that ``ε = c·min(1, x)^p`` works for ``F = log(x)/x``."""
     value = require_number(p, "p")
-    assert value == int(value), f"p must be a whole number, got {value}."
+    if value != int(value):
+        raise WrongAnswer(f"p must be a whole number, got {value}.")
     hints = {
         0: "with p = 0 the step is constant and ε·F = c·log(x)/x is unbounded near 0.",
         1: "with p = 1, ε·F = c·log(x) on (0, 1) is unbounded near 0.",
         2: "with p = 2, ε·F = c·x·log(x) is bounded, but its slope c·(log x + 1) is not.",
     }
     if int(value) in hints:
-        raise AssertionError(f"p = {int(value)} is too small: {hints[int(value)]}")
-    assert value == 3, (
-        f"p = {int(value)} works, but it is not the smallest: check p = 3, where "
-        "ε·F = c·x²·log(x) near 0."
-    )
+        raise WrongAnswer(f"p = {int(value)} is too small: {hints[int(value)]}")
+    if value != 3:
+        raise WrongAnswer(
+            f"p = {int(value)} works, but it is not the smallest: check p = 3, where "
+            "ε·F = c·x²·log(x) near 0."
+        )
     return correct("the smallest power")
 
 
@@ -142,18 +150,21 @@ def check_inversion_constants(a, b) -> bool:
     a_value, b_value = require_number(a, "a"), require_number(b, "b")
     c = 0.5
     if math.isclose(a_value, 2 * c) and math.isclose(b_value, c):
-        raise AssertionError("a and b are swapped: a = Lip(ε·F) multiplies 1, b = Lip(ε) ‖y‖.")
+        raise WrongAnswer("a and b are swapped: a = Lip(ε·F) multiplies 1, b = Lip(ε) ‖y‖.")
     if math.isclose(a_value, 3 * c) and math.isclose(b_value, 2 * c):
-        raise AssertionError(
+        raise WrongAnswer(
             "(3c, 2c) are the general bounds of the adaptive-step lemma; for this F the product "
             "ε·F is simpler: write it out inside and outside the unit circle."
         )
-    assert math.isclose(a_value, c, rel_tol=1e-9), (
-        f"a = Lip(ε·F) = {a_value} is not right: inside the unit disc ε·F = c·x, outside it is c "
-        "times the inversion x/‖x‖², whose Lipschitz constant there is at most 1."
-    )
-    assert math.isclose(b_value, 2 * c, rel_tol=1e-9), (
-        f"b = Lip(ε) = {b_value} is not right: inside the unit disc ε = c‖x‖², with gradient "
-        "2c·x; outside it is constant."
-    )
+    if not math.isclose(a_value, c, rel_tol=1e-9):
+        raise WrongAnswer(
+            f"a = Lip(ε·F) = {a_value} is not right: inside the unit disc ε·F = c·x, outside it "
+            "is c "
+            "times the inversion x/‖x‖², whose Lipschitz constant there is at most 1."
+        )
+    if not math.isclose(b_value, 2 * c, rel_tol=1e-9):
+        raise WrongAnswer(
+            f"b = Lip(ε) = {b_value} is not right: inside the unit disc ε = c‖x‖², with gradient "
+            "2c·x; outside it is constant."
+        )
     return correct("the constants of the inversion example")

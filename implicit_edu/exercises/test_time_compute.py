@@ -7,7 +7,7 @@ import math
 
 import torch
 
-from implicit_edu.exercises._common import correct, require_callable, require_number
+from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
 
 
 def check_first_step(L1) -> bool:
@@ -21,23 +21,24 @@ def check_first_step(L1) -> bool:
         got = require_number(L1(eta, y0), f"L1({eta}, {y0})")
         want = eta * abs(y0)
         if got < 0:
-            raise AssertionError(
+            raise WrongAnswer(
                 f"L1({eta}, {y0}) = {got} is negative: a Lipschitz constant is the size of a "
                 "slope, so take the absolute value."
             )
         if y0 != 0 and math.isclose(got, 0.0, abs_tol=1e-12):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"L1({eta}, {y0}) = 0, but L_1 = 0 only for the start y0 = 0: from y0 = {y0}, "
                 "y_1(x) = G(y0, x) depends on x. Look at ∂G/∂x at y = y0."
             )
         if math.isclose(got, eta, rel_tol=1e-9) and not math.isclose(want, eta, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"L1({eta}, {y0}) = η ignores the start: the slope of x ↦ G(y0, x) is −η y0."
             )
-        assert math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12), (
-            f"L1({eta}, {y0}) = {got}, expected {want}: y_1 = G(y0, ·) is a straight line in x; "
-            "its Lipschitz constant is the size of its slope."
-        )
+        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
+            raise WrongAnswer(
+                f"L1({eta}, {y0}) = {got} is not right: y_1 = G(y0, ·) is a straight line in x; "
+                "its Lipschitz constant is the size of its slope."
+            )
     return correct("the Lipschitz constant of the first iterate")
 
 
@@ -48,18 +49,19 @@ def check_limit(limit) -> bool:
         got = require_number(limit(a, b), f"limit({a}, {b})")
         want = 1.0 / a**2
         if math.isclose(got, 1.0 / b**2, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"limit({a}, {b}) = 1/b²: that is the smallest slope of 1/x on [a, b]; the "
                 "Lipschitz constant is the largest one. Where is 1/x steepest?"
             )
         if math.isclose(got, 1.0 / a, rel_tol=1e-9):
-            raise AssertionError(
+            raise WrongAnswer(
                 f"limit({a}, {b}) = 1/a is the value of the target at a, not its slope."
             )
-        assert math.isclose(got, want, rel_tol=1e-9), (
-            f"limit({a}, {b}) = {got}, expected {want}: L_t on [a, b] tends to the Lipschitz "
-            "constant of the target 1/x on [a, b], the largest |d(1/x)/dx| there."
-        )
+        if not math.isclose(got, want, rel_tol=1e-9):
+            raise WrongAnswer(
+                f"limit({a}, {b}) = {got} is not right: L_t on [a, b] tends to the Lipschitz "
+                "constant of the target 1/x on [a, b], the largest |d(1/x)/dx| there."
+            )
     return correct("the limit of L_t on [a, b]")
 
 
@@ -83,19 +85,21 @@ def check_naive_bound(bound) -> bool:
         spectral = torch.linalg.matrix_norm
         want = float(spectral(W2, 2) * spectral(W1, 2))
         if math.isclose(got, float(spectral(W2) * spectral(W1)), rel_tol=1e-6):
-            raise AssertionError(
+            raise WrongAnswer(
                 "bound(W1, W2) used Frobenius norms: a valid bound, but not the tightest one from "
                 "the chain rule; use spectral norms (largest singular values)."
             )
         if math.isclose(got, float(spectral(W2 @ W1, 2)), rel_tol=1e-6):
-            raise AssertionError(
+            raise WrongAnswer(
                 "bound(W1, W2) = ‖W2 W1‖₂ is the slope of the network where every tanh has slope 1 "
                 "(a lower bound candidate), not an upper bound: the slopes differ from neuron to "
                 "neuron. Bound each layer on its own."
             )
-        assert math.isclose(got, want, rel_tol=1e-6), (
-            f"bound(W1, W2) = {got}, expected ‖W2‖₂ ‖W1‖₂ = {want}."
-        )
+        if not math.isclose(got, want, rel_tol=1e-6):
+            raise WrongAnswer(
+                f"bound(W1, W2) = {got} is not right: tanh is 1-Lipschitz, so the naive bound is "
+                "the product of the two layers' spectral norms."
+            )
     return correct("the naive product bound")
 
 
@@ -139,16 +143,18 @@ def check_recursion_bound(bound) -> bool:
     for a, b, mu_bar, c0, steps in cases:
         call = f"bound({a}, {b}, {mu_bar}, {c0}, {steps})"
         got = bound(a, b, mu_bar, c0, steps)
-        assert got is not None, f"{call} returned None (did you forget `return`?)."
+        if got is None:
+            raise WrongAnswer(f"{call} returned None (did you forget `return`?).")
         try:
             got = [float(v) for v in got]
         except (TypeError, ValueError):
-            raise AssertionError(f"{call}: expected a list of numbers, got {got!r}.") from None
+            raise WrongAnswer(f"{call}: expected a list of numbers, got {got!r}.") from None
         want = recursion_bound_reference(a, b, mu_bar, c0, steps)
-        assert len(got) == steps, (
-            f"{call} returned {len(got)} values; expected {steps}: L_1, …, L_steps "
-            "(L_0 = 0 is not part of the answer)."
-        )
+        if len(got) != steps:
+            raise WrongAnswer(
+                f"{call} returned {len(got)} values; expected {steps}: L_1, …, L_steps "
+                "(L_0 = 0 is not part of the answer)."
+            )
         if _all_close(got, want):
             continue
         for name, hint in [
@@ -170,18 +176,19 @@ def check_recursion_bound(bound) -> bool:
         ]:
             mistake = _mistakes(a, b, mu_bar, c0, steps)[name]
             if _all_close(got, mistake):
-                raise AssertionError(f"{call}: {hint}")
+                raise WrongAnswer(f"{call}: {hint}")
         worst = max(range(steps), key=lambda k: abs(got[k] - want[k]))
-        raise AssertionError(
-            f"{call}: L_{worst + 1} = {got[worst]}, expected {want[worst]}. Start from "
+        raise WrongAnswer(
+            f"{call}: L_{worst + 1} = {got[worst]} is not right. Start from "
             "M_0 = L_0 = 0 and use L_t = a + b M_{t−1} + μ̄ L_{t−1}, M_t = c0 + μ̄ M_{t−1}."
         )
     eta = 0.5
     one_over_x = [float(v) for v in bound(0.0, eta, 1.0, eta, 10)]
     exact = [eta**2 * t * (t - 1) / 2 for t in range(1, 11)]
-    assert _all_close(one_over_x, exact), (
-        "bound(0, η, 1, η, 10) should give η² t (t − 1) / 2 for the 1/x operator."
-    )
+    if not _all_close(one_over_x, exact):
+        raise WrongAnswer(
+            "bound(0, η, 1, η, 10) should give η² t (t − 1) / 2 for the 1/x operator."
+        )
     return correct("the recursion bound on L_t")
 
 
@@ -221,22 +228,24 @@ def check_certified_operator(mu, L_x) -> bool:
     W, U, V, _ = _exercise_weights()
     in_y, in_x = lipsdp_neuron(W, V), lipsdp_neuron(U, V)
     if math.isclose(mu, in_x.bound, rel_tol=1e-4) and math.isclose(L_x, in_y.bound, rel_tol=1e-4):
-        raise AssertionError("mu and L_x are swapped: the contraction is in y (weights W, V).")
+        raise WrongAnswer("mu and L_x are swapped: the contraction is in y (weights W, V).")
     if math.isclose(mu, in_y.naive, rel_tol=1e-4):
-        raise AssertionError(
+        raise WrongAnswer(
             f"mu = ‖V‖₂ ‖W‖₂ = {mu:.4g} is the naive bound: it is ≥ 1 here and proves nothing; "
             "use lipschitz_upper_bound_sdp(W, V)."
         )
     if math.isclose(L_x, in_x.naive, rel_tol=1e-4):
-        raise AssertionError(
+        raise WrongAnswer(
             f"L_x = ‖V‖₂ ‖U‖₂ = {L_x:.4g} is the naive bound; use lipschitz_upper_bound_sdp(U, V)."
         )
-    assert math.isclose(mu, in_y.bound, rel_tol=1e-4), (
-        f"mu = {mu}, expected the SDP bound {in_y.bound:.6g} for the sub-network "
-        "y ↦ V tanh(W y + c) (c = U x + b does not enter the bound)."
-    )
-    assert math.isclose(L_x, in_x.bound, rel_tol=1e-4), (
-        f"L_x = {L_x}, expected the SDP bound {in_x.bound:.6g} for the sub-network "
-        "x ↦ V tanh(U x + c) (c = W y + b does not enter the bound)."
-    )
+    if not math.isclose(mu, in_y.bound, rel_tol=1e-4):
+        raise WrongAnswer(
+            f"mu = {mu} is not the SDP bound for the sub-network "
+            "y ↦ V tanh(W y + c) (c = U x + b does not enter the bound)."
+        )
+    if not math.isclose(L_x, in_x.bound, rel_tol=1e-4):
+        raise WrongAnswer(
+            f"L_x = {L_x} is not the SDP bound for the sub-network "
+            "x ↦ V tanh(U x + c) (c = W y + b does not enter the bound)."
+        )
     return correct("the certified constants of the operator")
