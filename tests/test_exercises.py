@@ -44,18 +44,6 @@ def test_equilibrium_depth_check():
 # --- chapter 2: the 1/x operator -------------------------------------------------------------
 
 
-def test_operator_check():
-    assert one_over_x.check_operator(lambda y, x, eta: y - eta * (x * y - 1))
-    wrong_answers = [
-        lambda y, x, eta: (1 - eta) * y + eta / x,  # the naive operator: right fixed point only
-        lambda y, x, eta: y - eta * (x * y + 1),  # sign error
-        lambda y, x, eta: y - (x * y - 1),  # ignores eta
-    ]
-    for wrong in wrong_answers:
-        with pytest.raises(AssertionError, match="G"):
-            one_over_x.check_operator(wrong)
-
-
 def test_largest_step_check():
     assert one_over_x.check_largest_step(2.0)
     with pytest.raises(AssertionError, match="sufficient condition"):

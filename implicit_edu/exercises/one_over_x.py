@@ -23,18 +23,6 @@ def _probe_points() -> tuple[torch.Tensor, torch.Tensor]:
     return y, x
 
 
-def check_operator(G) -> bool:
-    """Exercise: the operator ``G(y, x, eta) = y − η (x y − 1)``."""
-    G = require_callable(G, "G(y, x, eta)")
-    y, x = _probe_points()
-    for eta in (0.5, 1.0, 1.7):
-        got = as_tensor(G(y, x, eta), f"G(y, x, eta={eta})")
-        assert_close(got, y - eta * (x * y - 1.0), f"G(y, x, eta={eta})")
-    fixed = as_tensor(G(1.0 / x, x, 0.5), "G(1/x, x, 0.5)")
-    assert_close(fixed, 1.0 / x, "1/x should be a fixed point of G")
-    return correct("the 1/x operator")
-
-
 def _worst_factor(eta: float, a: float) -> float:
     """max over x in [a, 1] of |1 − η x| (the extremes of a linear function sit at the ends)."""
     return max(abs(1 - eta * a), abs(1 - eta))
