@@ -1,6 +1,8 @@
 """The checks of chapter "Expressive power grows with test-time compute" accept the reference
 answers and reject typical wrong ones."""
 
+import math
+
 import pytest
 import torch
 
@@ -119,3 +121,22 @@ def test_certified_operator_check():
     # the weights handed out are copies: changing them does not change the exercise
     weights["V"].mul_(10)
     assert ttc.check_certified_operator(mu, L_x)
+
+
+def test_ramp_iterations_check():
+    def right(a, S, h, delta):
+        return max(0, math.ceil((S * h - delta) / (a * h)))
+
+    assert ttc.check_ramp_iterations(right)
+    wrong_answers = {
+        "round the bound up": lambda a, S, h, d: (S * h - d) / (a * h),
+        "bound for sign": lambda a, S, h, d: math.ceil((1 - d) / (a * h)),
+        "subtract δ": lambda a, S, h, d: math.ceil(S / a),
+        "distance 2h": lambda a, S, h, d: math.ceil((S * h - d) / a),
+        "cannot be negative": lambda a, S, h, d: math.ceil((S * h - d) / (a * h)),
+        "compare": lambda a, S, h, d: 3,
+        "replace the `...`": ...,
+    }
+    for hint, wrong in wrong_answers.items():
+        with pytest.raises(AssertionError, match=hint):
+            ttc.check_ramp_iterations(wrong)

@@ -249,3 +249,48 @@ def check_certified_operator(mu, L_x) -> bool:
             "x ↦ V tanh(U x + c) (c = W y + b does not enter the bound)."
         )
     return correct("the certified constants of the operator")
+
+
+def check_ramp_iterations(least_iterations) -> bool:
+    """Exercise: the least t allowed by cor-ttc-iterations-lower-bound's argument for a ramp S x.
+
+    With b = 0, L_t ≤ a t; following S x within δ at ±h needs 2 a h t ≥ 2 S h − 2δ.
+    """
+    least_iterations = require_callable(least_iterations, "least_iterations(a, S, h, delta)")
+    cases = (
+        (0.5, 10.0, 0.1, 0.05),
+        (0.01, 3.0, 0.4, 0.1),
+        (2.0, 1.0, 0.05, 0.2),
+        (0.1, 7.0, 1.0, 0.5),
+    )
+    for a, S, h, delta in cases:
+        call = f"least_iterations({a}, {S}, {h}, {delta})"
+        got = require_number(least_iterations(a, S, h, delta), call)
+        exact = (S * h - delta) / (a * h)
+        want = max(0, math.ceil(exact))
+        if got == want:
+            continue
+        hints = [
+            (exact, "t counts iterations: round the bound up to a whole number"),
+            (
+                math.ceil((1 - delta) / (a * h)),
+                "that is the bound for sign, a jump of height 2; the ramp's values at ±h are ±S h",
+            ),
+            (math.ceil(S / a), "following within δ loosens the requirement: subtract δ"),
+            (
+                math.ceil((S * h - delta) / a),
+                "L_t ≤ a t bounds a difference quotient: divide the "
+                "difference y_t(h) − y_t(−h) by the distance 2h",
+            ),
+            (
+                math.ceil(exact),
+                "when S h ≤ δ the zero map already follows the ramp: no iterations "
+                "are needed, and t cannot be negative",
+            ),
+        ]
+        hint = next(
+            (h_ for value, h_ in hints if math.isclose(got, value, rel_tol=1e-9)),
+            "compare y_t(h) − y_t(−h) ≥ 2 S h − 2δ with |y_t(h) − y_t(−h)| ≤ 2 a h t",
+        )
+        raise WrongAnswer(f"{call} = {got} is not right: {hint}.")
+    return correct("the iterations a ramp needs")
