@@ -3,8 +3,6 @@ wrong ones."""
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -34,34 +32,44 @@ def test_picard_rate_rejects(wrong, match):
         check.check_picard_rate(wrong)
 
 
-# --- iterations from the a-posteriori bound ---------------------------------------------------
+# --- the certified stop (part 1 of the a-posteriori proposition) ------------------------------
 
 
-def test_iterations_needed_accepts_the_reference():
-    assert check.check_iterations_needed(check.iterations_needed)
+def test_certified_stop_accepts_the_reference():
+    assert check.check_certified_stop(check.picard_until_certified)
 
-    def mine(L, r0, eps):
-        return max(0, math.ceil(math.log(eps * (1 - L) / r0) / math.log(L)))
 
-    assert check.check_iterations_needed(mine)
+def _plain_stop(g, y0, L, eps):
+    return check.picard_until_certified(g, y0, 0.0, eps)  # ‖g(y) − y‖ ≤ eps, no 1/(1 − L)
+
+
+def _a_priori(g, y0, L, eps):
+    k = check.iterations_needed(L, float(torch.linalg.vector_norm(g(y0) - y0)), eps)
+    y = y0
+    for _ in range(k):
+        y = g(y)
+    return y, k
+
+
+def _one_more(g, y0, L, eps):
+    y, k = check.picard_until_certified(g, y0, L, eps)
+    return g(y), k + 1
 
 
 @pytest.mark.parametrize(
     ("wrong", "match"),
     [
-        (lambda L, r0, eps: math.ceil(math.log(eps / r0) / math.log(L)), "1/\\(1 − L\\)"),
-        (
-            lambda L, r0, eps: math.floor(math.log(eps * (1 - L) / r0) / math.log(L)),
-            "one short",
-        ),
-        (lambda L, r0, eps: math.log(eps * (1 - L) / r0) / math.log(L), "whole number"),
-        (lambda L, r0, eps: 2 * math.ceil(math.log(eps * (1 - L) / r0) / math.log(L)), "not right"),
-        (lambda L, r0, eps: math.ceil(math.log(eps * (1 - L) / r0) / math.log(L)), "should be 0"),
+        (_plain_stop, "divides the residual by 1 − L"),
+        (_a_priori, "a-priori count"),
+        (_one_more, "off by one"),
+        (lambda g, y0, L, eps: (y0, 0), "iterate y ← g"),
+        (lambda g, y0, L, eps: y0, "the pair"),
+        (..., "replace the `...`"),
     ],
 )
-def test_iterations_needed_rejects(wrong, match):
+def test_certified_stop_rejects(wrong, match):
     with pytest.raises(AssertionError, match=match):
-        check.check_iterations_needed(wrong)
+        check.check_certified_stop(wrong)
 
 
 # --- one Krasnoselskii–Mann step --------------------------------------------------------------
