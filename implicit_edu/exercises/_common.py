@@ -30,7 +30,7 @@ def correct(exercise: str) -> bool:
 
 
 def require_callable(answer: Any, what: str) -> Callable:
-    if not (answer is not None and answer is not ...):
+    if answer is None or answer is ...:
         raise WrongAnswer(f"{what}: replace the `...` with your answer.")
     if not callable(answer):
         raise WrongAnswer(f"{what}: expected a function, got {type(answer).__name__}.")
@@ -38,7 +38,7 @@ def require_callable(answer: Any, what: str) -> Callable:
 
 
 def require_number(answer: Any, what: str) -> float:
-    if not (answer is not None and answer is not ...):
+    if answer is None or answer is ...:
         raise WrongAnswer(f"{what}: replace the `...` with your answer.")
     try:
         value = float(answer)

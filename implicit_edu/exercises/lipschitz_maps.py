@@ -148,12 +148,12 @@ def check_weighted_norm(weights) -> bool:
 
     Here ``A = [[½, 1], [0, ½]]``: ``‖A‖₂ > 1``, but any ``w₂/w₁ > 4/3`` gives a contraction.
     """
-    if not (weights is not None and weights is not ...):
+    if weights is None or weights is ...:
         raise WrongAnswer("weights: replace the `...` with your answer.")
     w = as_tensor(weights, "weights").reshape(-1)
     if w.numel() != 2:
         raise WrongAnswer(f"weights: expected two weights (w1, w2), got {w.numel()} numbers.")
-    if not (bool(torch.isfinite(w).all()) and bool((w > 0).all())):
+    if not bool(torch.isfinite(w).all()) or not bool((w > 0).all()):
         raise WrongAnswer(
             f"weights: both weights must be positive and finite, got {w.tolist()}: otherwise "
             "‖diag(w) y‖ is not a norm."

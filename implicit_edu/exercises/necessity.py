@@ -80,7 +80,7 @@ def check_bound(value) -> bool:
 
 def check_representable(answers) -> bool:
     """Exercise: for each map of :data:`TARGETS`, True iff it is a regular fixed-point map."""
-    if not (answers is not None and answers is not ...):
+    if answers is None or answers is ...:
         raise WrongAnswer("replace the `...` with your answers.")
     if not isinstance(answers, dict):
         raise WrongAnswer(

@@ -92,7 +92,7 @@ CANDIDATES = {
 
 def check_regular_names(names) -> bool:
     """Exercise: the set of the regular operators among :data:`CANDIDATES`."""
-    if not (names is not None and names is not ...):
+    if names is None or names is ...:
         raise WrongAnswer("regular_names: replace the `...` with your answer.")
     if isinstance(names, str) or not isinstance(names, Iterable):
         raise WrongAnswer(
@@ -146,7 +146,7 @@ def check_affine_constants(a_b, affine_mu) -> bool:
     The lemma on operators affine in the state gives ``(a, b) = (2, 1/4)``, and
     ``μ(x) = (2 + cos x)/4``.
     """
-    if not (a_b is not None and a_b is not ...):
+    if a_b is None or a_b is ...:
         raise WrongAnswer("a_b: replace the `...` with your answer.")
     try:
         a, b = (require_number(v, "a_b") for v in a_b)
