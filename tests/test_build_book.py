@@ -7,23 +7,37 @@ import pytest
 from tools import build_book
 
 
-def test_every_document_is_a_batch_of_its_own_longest_first():
+def test_every_document_is_a_batch_of_its_own_and_the_longest_start_first():
     documents = [
         "book/preface",
         "book/part1/one-over-x",
         "book/part4/linear-programs",
         "book/part3/regularity",
+        "book/part4/deblurring",
         "book/bibliography",
     ]
     batches = build_book.one_document_per_batch(documents, nproc=2)
     assert all(len(batch) == 1 for batch in batches)
-    order = [batch[0] for batch in batches]
-    assert sorted(order) == sorted(documents)
-    assert order[:3] == [
+    assert sorted(batch[0] for batch in batches) == sorted(documents)
+    # Sphinx starts the first two at once, then pops the waiting ones last-in-first-out
+    started = [batches[0][0], batches[1][0]]
+    waiting = [batch[0] for batch in batches[2:]]
+    order = started + waiting[::-1]
+    assert order[:4] == [
         "book/part4/linear-programs",
+        "book/part4/deblurring",
         "book/part3/regularity",
         "book/part1/one-over-x",
     ]
+
+
+def test_sphinx_still_starts_waiting_batches_last_in_first_out():
+    """The schedule above relies on ParallelTasks popping its waiting dict with popitem()."""
+    import inspect
+
+    from sphinx.util.parallel import ParallelTasks
+
+    assert "self._precvsWaiting.popitem()" in inspect.getsource(ParallelTasks._join_one)
 
 
 def test_the_expected_times_name_chapters_of_the_table_of_contents(root):

@@ -5,8 +5,8 @@ option for Sphinx's parallel reading (``sphinx-build -j``), which MyST-NB suppor
 the chapters leave half the machine idle much of the time (data generation, evaluation and the
 small chapters run on one thread), so this script runs the same build with ``--jobs`` reading
 processes. Sphinx would cut the sorted document list into a few long batches; here every
-document is a batch of its own, the longest first (``EXPECTED_SECONDS``, from the build times
-in the README), so that no case study waits behind a queue of short chapters.
+document is a batch of its own, scheduled so that the longest start first (``EXPECTED_SECONDS``,
+from the build times in the README) and no case study waits behind a queue of short chapters.
 
 Usage: ``python tools/build_book.py [--jobs N] [jupyter-book build arguments ...]``; the
 Makefile's ``make book`` calls it. ``--jobs 1`` is exactly ``jupyter-book build``.
@@ -35,9 +35,15 @@ EXPECTED_SECONDS = {
 
 
 def one_document_per_batch(documents, nproc, maxbatch=10):
-    """Sphinx's ``make_chunks`` replaced: one batch per document, the longest first."""
+    """Sphinx's ``make_chunks`` replaced: one batch per document, so that the longest run first.
+
+    Sphinx's ``ParallelTasks`` starts the first ``nproc`` batches at once and keeps the others
+    waiting in a dict that it empties last-in-first-out (``popitem``). So the ``nproc`` longest
+    documents come first, and the rest follow from the shortest to the longest: then every free
+    process takes the longest document still waiting.
+    """
     ordered = sorted(documents, key=lambda doc: -EXPECTED_SECONDS.get(doc, 0))
-    return [[doc] for doc in ordered]
+    return [[doc] for doc in ordered[:nproc] + ordered[nproc:][::-1]]
 
 
 def main(argv: list[str] | None = None) -> None:
