@@ -46,8 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tools import notebooks  # noqa: E402
 from tools.notebooks import (  # noqa: E402
     SOLUTION_BEGIN,
-    SOLUTION_END,
-    TOP_LEVEL_ASSIGNMENT,
     YOUR_CODE_HERE,
     NotebookError,
 )
@@ -110,34 +108,21 @@ def check_calls(code: str) -> list[str]:
 
 def otter_solution_code(code: str) -> str:
     """``code`` with each solution region in the form ``otter assign`` strips (module docstring)."""
-    out: list[str] = []
-    lines = code.split("\n")
-    index = 0
-    while index < len(lines):
-        begin = SOLUTION_BEGIN.match(lines[index])
-        if not begin:
-            out.append(lines[index])
-            index += 1
-            continue
-        end = next(i for i in range(index + 1, len(lines)) if SOLUTION_END.match(lines[i]))
-        indent, region = begin["indent"], lines[index + 1 : end]
-        names = []
-        if not indent:
-            for line in region:
-                match = TOP_LEVEL_ASSIGNMENT.match(line)
-                if match and match["name"] not in names:
-                    names.append(match["name"])
-        if names:  # the student keeps `name = ...` so that the check finds the name
-            out.append('""" # BEGIN PROMPT')
-            out += [f"{name} = {YOUR_CODE_HERE}" for name in names]
-            out.append('""" # END PROMPT')
-            out.append("# BEGIN SOLUTION NO PROMPT")
-        else:
-            out.append(f"{indent}# BEGIN SOLUTION")
-        out += region
-        out.append(f"{indent}# END SOLUTION")
-        index = end + 1
-    return "\n".join(out)
+    return notebooks.rewrite_solution_regions(code, _otter_region)
+
+
+def _otter_region(region: list[str], indent: str) -> list[str]:
+    names = notebooks.assigned_names(region, indent)
+    if names:  # the student keeps `name = ...` so that the check finds the name
+        prompt = ['""" # BEGIN PROMPT', *(f"{name} = {YOUR_CODE_HERE}" for name in names)]
+        return [
+            *prompt,
+            '""" # END PROMPT',
+            "# BEGIN SOLUTION NO PROMPT",
+            *region,
+            "# END SOLUTION",
+        ]
+    return [f"{indent}# BEGIN SOLUTION", *region, f"{indent}# END SOLUTION"]
 
 
 # ---------------------------------------------------------------------------------------------

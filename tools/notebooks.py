@@ -469,6 +469,13 @@ def check_all(root: Path = ROOT) -> list[str]:
 
 def strip_solution_code(source: str) -> str:
     """``source`` with each ``# BEGIN SOLUTION`` ... ``# END SOLUTION`` region replaced."""
+    return rewrite_solution_regions(source, _placeholders)
+
+
+def rewrite_solution_regions(source: str, rewrite) -> str:
+    """``source`` with each solution region, markers included, replaced by
+    ``rewrite(region_lines, indent)`` (the lines between the markers and the indentation of
+    ``# BEGIN SOLUTION``); unbalanced or nested markers raise :class:`NotebookError`."""
     out: list[str] = []
     lines = source.split("\n")
     index = 0
@@ -487,7 +494,7 @@ def strip_solution_code(source: str) -> str:
                 break
         else:
             raise NotebookError(f"'# BEGIN SOLUTION' without '# END SOLUTION': {lines[index]!r}")
-        out.extend(_placeholders(lines[index + 1 : end], begin["indent"]))
+        out.extend(rewrite(lines[index + 1 : end], begin["indent"]))
         index = end + 1
     return "\n".join(out)
 
@@ -503,15 +510,21 @@ def _placeholders(region: list[str], indent: str) -> list[str]:
     name (and tells the student to replace the ``...``). Any other region, such as a function body,
     becomes a single ``...  # YOUR CODE HERE`` line at the region's indentation.
     """
+    names = assigned_names(region, indent)
+    if names:
+        return [f"{name} = {YOUR_CODE_HERE}" for name in names]
+    return [f"{indent}{YOUR_CODE_HERE}"]
+
+
+def assigned_names(region: list[str], indent: str) -> list[str]:
+    """The names a top-level solution region assigns (none for an indented region), in order."""
     names: list[str] = []
     if not indent:
         for line in region:
             match = TOP_LEVEL_ASSIGNMENT.match(line)
             if match and match["name"] not in names:
                 names.append(match["name"])
-    if names:
-        return [f"{name} = {YOUR_CODE_HERE}" for name in names]
-    return [f"{indent}{YOUR_CODE_HERE}"]
+    return names
 
 
 def _exercise_heading(arg: str, options: dict) -> str:
