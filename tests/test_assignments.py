@@ -3,7 +3,10 @@
 The fast tests build every chapter's otter master notebook and check its questions, tests and
 solution blocks. The slow ones run ``otter assign`` on two small chapters, grade the reference
 solutions and an untouched student notebook with ``otter run`` (no Docker), and read the student
-notebook for leftover solutions.
+notebook for leftover solutions. The slowest executes every chapter's student copy (``smoke``
+profile, after the book build so that the trained models come from its cache) and requires every
+check to fail with its own hint: a student who has written nothing yet must read what to do, not a
+``NameError``.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import nbclient
 import nbformat
 import pytest
 
@@ -227,3 +232,85 @@ def test_the_colab_twin_folds_exactly_the_solution_cells(md):
     ]
     assert len(folded) == expected > 0
     assert all("check." in cell.source for cell in folded)
+
+
+# ---------------------------------------------------------------------------------------------
+# every student copy, executed with nothing filled in
+
+#: The issue's ceiling for a student copy on a CPU; measured here with the book build's cache warm.
+STUDENT_COPY_SECONDS = 300
+
+
+def _check_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and "check.check_" in c.source]
+
+
+def _execute_student_copy(md: Path) -> tuple[nbformat.NotebookNode, float]:
+    nb = notebooks.student_notebook(md)
+    started = time.monotonic()
+    client = nbclient.NotebookClient(
+        nb,
+        timeout=STUDENT_COPY_SECONDS,
+        allow_errors=True,  # every check must fail; the copy must still run to its end
+        kernel_name="python3",
+        resources={"metadata": {"path": str(md.parent)}},
+    )
+    client.execute()
+    return nb, time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def executed_student_copies(built_book):
+    """Every chapter's student copy executed in the ``smoke`` profile, two at a time.
+
+    It waits for ``built_book``, whose ``smoke`` build fills the case studies' cache, so that the
+    copies load the trained models instead of training them again.
+    """
+    previous = os.environ.get("IMPLICIT_EDU_PROFILE")
+    os.environ["IMPLICIT_EDU_PROFILE"] = "smoke"  # the kernels inherit it
+    try:
+        chapters = assignments.exercise_chapters()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            return dict(zip((md.stem for md in chapters), pool.map(_execute_student_copy, chapters)))
+    finally:
+        if previous is None:
+            del os.environ["IMPLICIT_EDU_PROFILE"]
+        else:
+            os.environ["IMPLICIT_EDU_PROFILE"] = previous
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("md", assignments.exercise_chapters(), ids=lambda md: md.stem)
+def test_every_check_in_a_blank_student_copy_fails_with_its_own_hint(executed_student_copies, md):
+    nb, seconds = executed_student_copies[md.stem]
+    checks = _check_cells(nb)
+    assert len(checks) == md.read_text(encoding="utf-8").count("```{exercise-start}")
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if cell in checks:
+            assert errors, f"a blank answer passed its check:\n{cell.source}"
+            name, hint = errors[0].ename, errors[0].evalue
+            assert name == "WrongAnswer" and hint.strip(), (
+                f"the check failed with {name}: {hint} instead of its hint:\n{cell.source}"
+            )
+        else:
+            assert not errors, (
+                f"a cell outside the exercises failed in the student copy: "
+                f"{errors[0].ename}: {errors[0].evalue}\n{cell.source}"
+            )
+    assert seconds < STUDENT_COPY_SECONDS
+
+
+@pytest.mark.parametrize("stem", GRADED_CHAPTERS)
+def test_otters_student_notebook_has_the_student_copys_exercise_cells(graded, stem):
+    """So the execution of the ``make student`` copies above speaks for otter's notebooks too."""
+    folders, _ = graded
+    otter = nbformat.read(folders[stem] / "student" / f"{stem}.ipynb", as_version=4)
+    md = next(m for m in assignments.exercise_chapters() if m.stem == stem)
+
+    def normalised(nb):
+        return [c.source.replace("  # YOUR CODE HERE", "").strip() for c in _check_cells(nb)]
+
+    assert normalised(otter) == normalised(notebooks.student_notebook(md))

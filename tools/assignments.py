@@ -270,14 +270,15 @@ def otter_command() -> list[str]:
 def assign(md_path: Path, out: Path, root: Path = ROOT, masters_only: bool = False) -> Path:
     """Write the master of one chapter and (unless ``masters_only``) run ``otter assign``."""
     stem = Path(md_path).stem
-    master_dir = Path(out) / "masters" / stem
+    out = Path(out).resolve()  # otter assign runs in the master's folder
+    master_dir = out / "masters" / stem
     master_dir.mkdir(parents=True, exist_ok=True)
     master = master_dir / f"{stem}.ipynb"
     master.write_text(notebooks.notebook_bytes(master_notebook(md_path)), encoding="utf-8")
     (master_dir / "requirements.txt").write_text(requirements(root), encoding="utf-8")
     if masters_only:
         return master
-    target = Path(out) / stem
+    target = out / stem
     if target.exists():
         shutil.rmtree(target)
     result = subprocess.run(
