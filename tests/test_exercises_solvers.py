@@ -3,10 +3,15 @@ wrong ones."""
 
 from __future__ import annotations
 
+import cmath
+import math
+
 import pytest
 import torch
 
 from implicit_edu.exercises import solvers as check
+
+F64 = torch.float64
 
 # --- the Picard rate of an affine map ---------------------------------------------------------
 
@@ -72,27 +77,43 @@ def test_certified_stop_rejects(wrong, match):
         check.check_certified_stop(wrong)
 
 
-# --- one Krasnoselskii–Mann step --------------------------------------------------------------
+# --- Krasnoselskii–Mann on a rotation -------------------------------------------------------
 
 
-def test_km_step_accepts_the_reference():
-    assert check.check_km_step(lambda g, y, alpha: (1 - alpha) * y + alpha * g(y))
-    assert check.check_km_step(lambda g, y, alpha: y + alpha * (g(y) - y))
+def _km_factor(alpha, theta):
+    return abs(1 - alpha + alpha * cmath.exp(1j * theta))
+
+
+def test_km_rotation_accepts_the_reference_and_a_measurement():
+    assert check.check_km_rotation(_km_factor, lambda theta: 0.5)
+    # the factor is what a run of KM on a rotation measures
+    theta, alpha = 1.1, 0.3
+    rotation = torch.tensor(
+        [[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]], dtype=F64
+    )
+    y = torch.tensor([2.0, -1.0], dtype=F64)
+    start = float(y.norm())
+    for _ in range(30):
+        y = (1 - alpha) * y + alpha * (rotation @ y)
+    measured = (float(y.norm()) / start) ** (1 / 30)
+    assert math.isclose(measured, check.km_rotation_factor(alpha, theta), rel_tol=1e-9)
 
 
 @pytest.mark.parametrize(
-    ("wrong", "match"),
+    ("factor", "best", "match"),
     [
-        (lambda g, y, alpha: alpha * y + (1 - alpha) * g(y), "swapped the weights"),
-        (lambda g, y, alpha: g(y), "wrong value"),
-        (lambda g, y, alpha: 0.5 * (y + g(y)), "wrong value"),
-        (lambda g, y, alpha: None, "returned None"),
-        (lambda g, y, alpha: y[0], "shape"),
+        (lambda a, t: abs(1 - a + a * math.cos(t)), lambda t: 0.5, "real part"),
+        (lambda a, t: 1 - a * (1 - a), lambda t: 0.5, "is not right"),
+        (lambda a, t: math.cos(t / 2), lambda t: 0.5, "is not right"),
+        (_km_factor, lambda t: 1.0, "Picard"),
+        (_km_factor, lambda t: t / 4, "does not minimise"),
+        (lambda a, t: None, lambda t: 0.5, "replace|None|number"),
+        (..., lambda t: 0.5, "replace"),
     ],
 )
-def test_km_step_rejects(wrong, match):
+def test_km_rotation_rejects(factor, best, match):
     with pytest.raises(AssertionError, match=match):
-        check.check_km_step(wrong)
+        check.check_km_rotation(factor, best)
 
 
 # --- the Anderson weights ---------------------------------------------------------------------

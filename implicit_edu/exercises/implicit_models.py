@@ -55,13 +55,79 @@ def check_contraction_bound(bound) -> bool:
     return correct("the contraction bound")
 
 
-def check_equilibrium_depth(depth) -> bool:
-    """Exercise: Picard steps until ``‖y_k − y*‖ ≤ 1e-6`` when ``μ = 0.9``, ``‖y_0 − y*‖ = 1``."""
-    value = require_number(depth, "depth")
-    want = math.ceil(math.log(1e-6) / math.log(0.9))
-    if value != want:
+#: The distance to the fixed point asked for in ``ex-implicit-depth`` (relative to ``‖z*‖``).
+DEPTH_TOLERANCE = 1e-4
+
+
+def _first_step_within(distances: torch.Tensor, tol: float) -> int:
+    """The least ``t ≥ 1`` with ``distances[t − 1] ≤ tol`` (rows are t = 1, 2, ...), or 0."""
+    below = (distances <= tol).nonzero()
+    return int(below[0]) + 1 if len(below) else 0
+
+
+def check_equilibrium_depth(distances, z_star, W, depth_bound, depth_measured, local_factor):
+    """Exercise: Banach's worst case against the steps the tanh layer actually needs.
+
+    ``distances`` is the chapter's ``(t, batch)`` tensor of ``‖z_t − z*‖/‖z*‖`` for t = 1, 2, …
+    (figure fig-depth), ``z_star`` the ``(batch, width)`` fixed points and ``W`` the layer's
+    weight. ``depth_bound`` is the least ``t`` with ``‖W‖₂^t ≤ 1e-4``; ``depth_measured`` the
+    first ``t`` at which every sample is within ``1e-4``; ``local_factor`` the largest over the
+    batch of ``‖diag(1 − z*²) W‖₂``, the Lipschitz constant of the layer's linearisation at its
+    fixed point (the Jacobian of ``tanh(Wz + Ux + b)`` is ``diag(1 − tanh²(·)) W``, and at the
+    fixed point ``tanh(·) = z*``).
+    """
+    distances = as_tensor(distances, "distances").double()
+    z_star = as_tensor(z_star, "z_star").double()
+    W = as_tensor(W, "W").double()
+    mu = float(torch.linalg.matrix_norm(W, ord=2))
+
+    bound = require_number(depth_bound, "depth_bound")
+    want_bound = math.ceil(math.log(DEPTH_TOLERANCE) / math.log(mu))
+    if bound == want_bound - 1 or not float(bound).is_integer():
         raise WrongAnswer(
-            f"depth = {value} is not right: Banach's bound gives ‖y_k − y*‖ ≤ μ^k ‖y_0 − y*‖; "
-            "solve μ^k ≤ 1e-6 for the least whole k."
+            f"depth_bound = {bound}: the bound must hold at a whole step, so take the least whole "
+            "t with μ^t ≤ 1e-4 (round the logarithm's quotient up, math.ceil)."
+        )
+    if bound != want_bound:
+        raise WrongAnswer(
+            f"depth_bound = {bound} is not right: from z_0 = 0 the relative start distance is 1, "
+            "so "
+            "Banach's bound is μ^t with μ = ‖W‖₂; solve μ^t ≤ 1e-4 for the least whole t."
+        )
+
+    measured = require_number(depth_measured, "depth_measured")
+    want_measured = _first_step_within(distances.max(dim=1).values, DEPTH_TOLERANCE)
+    if want_measured == 0:
+        raise WrongAnswer("distances never reaches 1e-4: pass the chapter's `distances`.")
+    if measured == _first_step_within(distances.mean(dim=1), DEPTH_TOLERANCE) != want_measured:
+        raise WrongAnswer(
+            f"depth_measured = {measured} is when the batch's mean distance reaches 1e-4; the "
+            "question asks for every sample, so follow the largest distance in each row."
+        )
+    if measured == want_measured - 1:
+        raise WrongAnswer(
+            f"depth_measured = {measured} is one short: row 0 of `distances` is t = 1, not t = 0."
+        )
+    if measured != want_measured:
+        raise WrongAnswer(
+            f"depth_measured = {measured} is not right: find the first row of `distances` whose "
+            "largest entry is at most 1e-4 (row i is t = i + 1)."
+        )
+
+    factor = require_number(local_factor, "local_factor")
+    slopes = 1 - z_star**2  # tanh'(·) at the fixed point
+    norms = torch.stack([torch.linalg.matrix_norm(s[:, None] * W, ord=2) for s in slopes])
+    if math.isclose(factor, mu, rel_tol=1e-6):
+        raise WrongAnswer(
+            "local_factor equals ‖W‖₂, the global bound; near the fixed point the derivative of "
+            "tanh is 1 − z*², smaller than 1: scale the rows of W by it."
+        )
+    if math.isclose(factor, float(norms.mean()), rel_tol=1e-6):
+        raise WrongAnswer("local_factor is the mean over the batch: take the largest.")
+    if not math.isclose(factor, float(norms.max()), rel_tol=1e-6):
+        raise WrongAnswer(
+            f"local_factor = {factor:.6g} is not right: for each sample form diag(1 − z*²) W "
+            "(scale row i of W by 1 − z*_i²), take its spectral norm, then the largest over "
+            "the batch."
         )
     return correct("the equilibrium depth")

@@ -85,29 +85,49 @@ def iterations_needed(L: float, first_residual: float, eps: float) -> int:
     return math.ceil(math.log(eps / bound) / math.log(L))
 
 
-def check_km_step(km_step) -> bool:
-    """Exercise: ``km_step(g, y, alpha) = (1 − α) y + α g(y)``."""
-    km_step = require_callable(km_step, "km_step(g, y, alpha)")
-    gen = torch.Generator().manual_seed(3)
-    y = torch.randn(4, 3, dtype=F64, generator=gen)
-    c = torch.randn(3, dtype=F64, generator=gen)
+def km_rotation_factor(alpha: float, theta: float) -> float:
+    """The reference: ``|1 − α + α e^{iθ}| = √(1 − 2α(1 − α)(1 − cos θ))``.
 
-    def reflection(v: torch.Tensor) -> torch.Tensor:
-        return 2 * c - v  # nonexpansive, fixed point c
+    The Krasnoselskii–Mann map of the rotation by ``θ`` about ``c`` is
+    ``y ↦ c + ((1 − α) I + α R_θ)(y − c)``; in the plane ``R_θ`` acts as multiplication by
+    ``e^{iθ}``, so every step multiplies the distance to ``c`` by this modulus.
+    """
+    return math.sqrt(max(0.0, 1 - 2 * alpha * (1 - alpha) * (1 - math.cos(theta))))
 
-    for alpha in (0.5, 0.25, 0.9):
-        got = as_tensor(km_step(reflection, y.clone(), alpha), f"km_step(g, y, {alpha})")
-        want = (1 - alpha) * y + alpha * reflection(y)
-        swapped = alpha * y + (1 - alpha) * reflection(y)
-        if got.shape == want.shape and torch.allclose(got, swapped) and alpha != 0.5:
+
+def check_km_rotation(km_factor, best_alpha) -> bool:
+    """Exercise: the per-step factor of KM on a rotation, and the averaging that minimises it."""
+    km_factor = require_callable(km_factor, "km_factor(alpha, theta)")
+    best_alpha = require_callable(best_alpha, "best_alpha(theta)")
+    cases = [(0.5, math.pi / 2), (0.2, math.pi / 2), (0.7, math.pi / 3), (0.5, math.pi), (1.0, 1.0)]
+    for alpha, theta in cases:
+        what = f"km_factor({alpha}, {theta:.4g})"
+        got = require_number(km_factor(alpha, theta), what)
+        if math.isclose(got, km_rotation_factor(alpha, theta), rel_tol=1e-9, abs_tol=1e-12):
+            continue
+        if math.isclose(got, abs(1 - alpha + alpha * math.cos(theta)), abs_tol=1e-9):
             raise WrongAnswer(
-                f"km_step(g, y, {alpha}) swapped the weights: α multiplies g(y), and α = 1 "
-                "is a plain Picard step."
+                f"{what} is the modulus of the real part only: the rotation's eigenvalues are "
+                "e^{±iθ}, so take |1 − α + α e^{iθ}| of the complex number."
             )
-        assert_close(got, want, f"km_step(g, y, {alpha})")
-    one_step = as_tensor(km_step(reflection, y.clone(), 0.5), "km_step(g, y, 0.5)")
-    assert_close(one_step, c.expand_as(y), "with α = 1/2 one step lands on the fixed point c")
-    return correct("the Krasnoselskii–Mann step")
+        raise WrongAnswer(
+            f"{what} = {got:.6g} is not right: one step maps y − c to "
+            "((1 − α) I + α R_θ)(y − c); find the factor by which it scales every distance "
+            "(α = 1, Picard, must give 1: a rotation keeps distances)."
+        )
+    for theta in (math.pi / 2, 2.0, 0.3):
+        got = require_number(best_alpha(theta), f"best_alpha({theta:.4g})")
+        if got >= 1 or got <= 0:
+            raise WrongAnswer(
+                f"best_alpha({theta:.4g}) = {got:.6g}: α = 1 is Picard, which never converges on "
+                "a rotation, and α = 0 does not move; the best α lies strictly between."
+            )
+        if not math.isclose(got, 0.5, abs_tol=1e-6):
+            raise WrongAnswer(
+                f"best_alpha({theta:.4g}) = {got:.6g} does not minimise the factor: write its "
+                "square as 1 − 2α(1 − α)(1 − cos θ) and minimise over α."
+            )
+    return correct("Krasnoselskii–Mann on a rotation")
 
 
 # --- the Anderson weights --------------------------------------------------------------------
