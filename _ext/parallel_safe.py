@@ -15,6 +15,11 @@ sphinx-proof declares itself safe but its domain lacks ``merge_domaindata``, whi
 to merge each reading process's results. The domain keeps no data of its own (the proofs live
 in ``env.proof_list``, which sphinx-proof merges itself on ``env-merge-info``), so there is
 nothing to merge: the method added here does nothing.
+
+MyST-NB's ``cache`` execution mode keeps executed notebooks in a jupyter-cache SQLite database,
+which each reading process opens, and creates on first use. Two processes that start executing at
+once on an empty build folder can both try to create its tables, and one fails with "table
+nbproject already exists". So the main process creates the database before reading starts.
 """
 
 SAFE_WITHOUT_SAYING = (
@@ -31,6 +36,16 @@ def _declare(app):
             extension.parallel_read_safe = True
 
 
+def _create_execution_cache(app):
+    """Create MyST-NB's jupyter-cache database in the main process, before parallel reading."""
+    config = getattr(app.env, "mystnb_config", None)
+    if config is None or config.execution_mode != "cache" or not app.parallel:
+        return
+    from jupyter_cache import get_cache
+
+    get_cache(config.execution_cache_path).db  # noqa: B018 - the property creates the tables
+
+
 def _nothing_to_merge(domain, docnames, otherdata):
     """ProofDomain.merge_domaindata: its data is only Sphinx's version stamp."""
 
@@ -41,4 +56,5 @@ def setup(app):
     if "merge_domaindata" not in vars(ProofDomain):
         ProofDomain.merge_domaindata = _nothing_to_merge
     app.connect("builder-inited", _declare)
+    app.connect("builder-inited", _create_execution_cache, priority=900)  # after MyST-NB's config
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -400,3 +400,16 @@ def test_otters_student_notebook_has_the_student_copys_exercise_cells(graded, st
         return [c.source.replace("  # YOUR CODE HERE", "").strip() for c in _check_cells(nb)]
 
     assert normalised(otter) == normalised(notebooks.student_notebook(md))
+
+
+def test_student_copies_in_the_cpu_profile_were_measured_within_a_student_copys_time():
+    """book/instructors.md promises it: the chapters whose assignments run in the ``cpu`` profile
+    took less than ``STUDENT_COPY_SECONDS`` each in the measured ``cpu`` build (unlisted chapters
+    are the short ones)."""
+    from tools import build_book
+
+    for md in assignments.exercise_chapters():
+        if md.stem in assignments.SMOKE_CHAPTERS:
+            continue
+        doc = md.relative_to(assignments.ROOT).with_suffix("").as_posix()
+        assert build_book.EXPECTED_SECONDS.get(doc, 0) < STUDENT_COPY_SECONDS, doc

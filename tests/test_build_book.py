@@ -50,3 +50,21 @@ def test_jobs_below_one_is_refused(capsys):
     with pytest.raises(SystemExit):
         build_book.main(["--jobs", "0", "."])
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_the_execution_cache_exists_before_parallel_reading_starts(tmp_path, root):
+    """Two reading processes creating jupyter-cache's tables at once made a build fail."""
+    import importlib.util
+    import sqlite3
+    from types import SimpleNamespace
+
+    spec = importlib.util.spec_from_file_location("parallel_safe", root / "_ext/parallel_safe.py")
+    parallel_safe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(parallel_safe)
+    cache = tmp_path / ".jupyter_cache"
+    config = SimpleNamespace(execution_mode="cache", execution_cache_path=str(cache))
+    app = SimpleNamespace(env=SimpleNamespace(mystnb_config=config), parallel=2)
+    parallel_safe._create_execution_cache(app)
+    database = next(cache.glob("*.db"))
+    tables = sqlite3.connect(database).execute("select name from sqlite_master").fetchall()
+    assert ("nbproject",) in tables
