@@ -14,6 +14,7 @@ from implicit_edu.cases.deblur.evaluate import (
     iterates,
     lipschitz_against_iterations,
     psnr_against_iterations,
+    state_jacobian_norms,
 )
 from implicit_edu.cases.deblur.models import (
     Denoiser,
@@ -72,6 +73,7 @@ __all__ = [
     "train_models",
     "iterates",
     "psnr_against_iterations",
+    "state_jacobian_norms",
     "fixed_point_outputs",
     "lipschitz_against_iterations",
     "explicit_lipschitz",

@@ -5,6 +5,8 @@
   at x and x + δ with δ = ε A v_f, v_f the unit singular vector of A at frequency rank f:
   L_t = ‖y_t(x + δ) − y_t(x)‖ / ‖δ‖ (the paper takes the largest over images and f).
   Computed in float64: ‖δ‖ = ε s_f is tiny where the singular value s_f is small.
+* Contraction: ‖∂G/∂y‖₂ at the iterates from the operator's initial state (the one its solves
+  start from), by power iteration: is the trained operator a contraction where it is used?
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from torch import nn
 
 from implicit_edu.cases.deblur.physics import BlurOperator, psnr
-from implicit_edu.lipschitz import empirical_lipschitz, lipschitz_trace
+from implicit_edu.lipschitz import empirical_lipschitz, lipschitz_trace, spectral_norm
 
 __all__ = [
     "iterates",
@@ -23,6 +25,7 @@ __all__ = [
     "fixed_point_outputs",
     "lipschitz_against_iterations",
     "explicit_lipschitz",
+    "state_jacobian_norms",
 ]
 
 
@@ -124,4 +127,29 @@ def explicit_lipschitz(
         direction = _measurement_direction(blur, rank, x)
         size = eps * float(direction.norm())
         rows.append(empirical_lipschitz(net, x, direction, size).cpu())
+    return torch.stack(rows)
+
+
+def state_jacobian_norms(
+    operator: nn.Module, x: torch.Tensor, steps: int, every: int = 1, power_iterations: int = 20
+) -> torch.Tensor:
+    """``‖∂G/∂y(y_t, x)‖₂`` per image at the iterates ``t = 0, every, 2·every, … < steps``.
+
+    The iterates start from ``operator.initial_state(x)``, where the DEQ's solves start. The
+    norm is the local contraction factor of ``y ↦ G(y, x)`` at ``y_t`` (power iteration on
+    ``JᵀJ``, :func:`implicit_edu.lipschitz.spectral_norm`, a lower bound that converges from
+    below). Returns float64 of shape ``(len(range(0, steps, every)), N)``.
+    """
+    _check_operator(operator)
+    if not (isinstance(steps, int) and steps >= 1 and isinstance(every, int) and every >= 1):
+        raise ValueError(f"steps and every must be integers ≥ 1, got {steps!r}, {every!r}")
+    op, x = _float64_copy(operator, x)
+    with torch.no_grad():
+        y = op.initial_state(x) if hasattr(op, "initial_state") else torch.zeros_like(x)
+    rows = []
+    for t in range(steps):
+        if t % every == 0:
+            rows.append(spectral_norm(lambda state: op(state, x), y, iters=power_iterations).cpu())
+        with torch.no_grad():
+            y = op(y, x)
     return torch.stack(rows)

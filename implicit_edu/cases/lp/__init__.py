@@ -6,7 +6,8 @@
 * :mod:`~implicit_edu.cases.lp.models`: the bipartite graph, :class:`ExplicitGNN`,
   :class:`ImplicitGNN`;
 * :mod:`~implicit_edu.cases.lp.train`: training (several models side by side) and evaluation;
-* :mod:`~implicit_edu.cases.lp.lipschitz`: the empirical Lipschitz constants L_t.
+* :mod:`~implicit_edu.cases.lp.lipschitz`: the empirical Lipschitz constants L_t, and the trained
+  operator's contraction factors along its iterates (:func:`state_jacobian_norms`).
 """
 
 from implicit_edu.cases.lp.config import PAPER_ITERATION_ERROR, LPConfig, config
@@ -18,7 +19,13 @@ from implicit_edu.cases.lp.data import (
     relative_error,
     solve,
 )
-from implicit_edu.cases.lp.lipschitz import MODES, lipschitz_curves, perturb, perturbation_sets
+from implicit_edu.cases.lp.lipschitz import (
+    MODES,
+    lipschitz_curves,
+    perturb,
+    perturbation_sets,
+    state_jacobian_norms,
+)
 from implicit_edu.cases.lp.models import (
     ExplicitGNN,
     ImplicitGNN,
@@ -66,6 +73,7 @@ __all__ = [
     "parameter_count",
     "perturb",
     "perturbation_sets",
+    "state_jacobian_norms",
     "random_instance",
     "relative_error",
     "solve",

@@ -88,3 +88,33 @@ def lipschitz_curves(models: list, sets: dict, eps: float, steps: int) -> dict:
         per_model = [model_ratios(m, base, shifted, eps, steps).mean(axis=1) for m in models]
         curves[mode] = np.mean(per_model, axis=0)
     return curves
+
+
+def state_jacobian_norms(model, arrays: dict, steps: int, power_iterations: int = 30) -> np.ndarray:
+    """``‖∂G/∂y(y_k, ξ)‖₂`` of a trained implicit GNN along its own iterates, k = 0..steps−1.
+
+    Is the trained operator a contraction where it is used? The spectral norm of the Jacobian in
+    the state (power iteration, :func:`implicit_edu.lipschitz.spectral_norm`) is the local
+    contraction factor at ``y_k``; a value ≥ 1 at some iterate means the operator is not a
+    contraction there, so Banach's theorem and Part II's theorems do not apply as stated.
+    Returns an array of shape ``(steps, instances)``; evaluated in float64.
+    """
+    from implicit_edu.lipschitz import spectral_norm
+
+    if not hasattr(model, "step"):
+        raise TypeError("state_jacobian_norms needs an implicit GNN (a model with .step)")
+    model = copy.deepcopy(model).double()
+    graph = graph_batch(arrays, dtype=torch.float64, device=get_device())
+    with torch.no_grad():
+        e_c, e_v = model.embed(graph)
+    y = torch.zeros(e_v.shape[:-1], dtype=torch.float64, device=e_v.device)
+    norms = []
+    for _ in range(steps):
+
+        def operator(state):
+            return model.step(state, e_c, e_v, graph.A)
+
+        norms.append(spectral_norm(operator, y, iters=power_iterations).cpu().numpy())
+        with torch.no_grad():
+            y = operator(y)
+    return np.stack(norms)

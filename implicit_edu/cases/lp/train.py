@@ -135,16 +135,18 @@ def errors_by_iterations(model, arrays: dict, max_iterations: int) -> np.ndarray
 
 
 def summary(cfg: LPConfig, models: dict, train: dict, test: dict) -> dict:
-    """Per (kind, d): parameter counts and train/test errors per seed (and per test instance)."""
+    """Per (kind, d): parameter counts, the seeds, and train/test errors per seed (and instance)."""
     from implicit_edu.cases.lp.models import parameter_count
 
     table: dict = {}
-    for (kind, d, _seed), result in models.items():
+    for (kind, d, seed), result in models.items():
         model = load(kind, d, result["model"], cfg)
         iterations = cfg.eval_iterations if kind == "implicit" else None
         row = table.setdefault(
-            (kind, d), {"params": parameter_count(model), "train": [], "test": [], "per_test": []}
+            (kind, d),
+            {"params": parameter_count(model), "seeds": [], "train": [], "test": [], "per_test": []},
         )
+        row["seeds"].append(seed)
         row["train"].append(float(errors(model, train, iterations).mean()))
         per_test = errors(model, test, iterations)
         row["test"].append(float(per_test.mean()))
