@@ -1,7 +1,7 @@
 """The theorems of Part II: chapters "Regular implicit operators", "Sufficiency" and "Necessity".
 
 * **Regular operator** (Definition 2.3). ``G(y, x)`` is regular if (i) for each y, ``x ↦ G(y, x)``
-  is Lipschitz with a constant ``≤ a + b‖y‖``, and (ii) for each x, ``y ↦ G(y, x)`` is a
+  is Lipschitz with a constant ``≤ a₀ + a₁‖y‖``, and (ii) for each x, ``y ↦ G(y, x)`` is a
   ``μ(x)``-contraction with ``μ`` continuous. :func:`check_regular` measures both on grids.
 * **Sufficiency** (Theorem 2.4). Every locally Lipschitz F is the fixed point of the regular
   operator ``G(y, x) = F(x) + (1 − ε(x)) (y − F(x))``, with a step ``ε(x) ∈ (0, 1)`` small where F
@@ -134,7 +134,7 @@ def _max_quotient(outputs: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
 def x_lipschitz_constants(G: Operator, ys: torch.Tensor, xs: torch.Tensor) -> torch.Tensor:
     """For each state ``y`` in ``ys``, the largest difference quotient of ``x ↦ G(y, x)`` on ``xs``.
 
-    Condition (i) of Definition 2.3 asks these to be finite and ``≤ a + b‖y‖``.
+    Condition (i) of Definition 2.3 asks these to be finite and ``≤ a₀ + a₁‖y‖``.
 
     Args:
         G: the operator.
@@ -173,7 +173,7 @@ def contraction_factors(G: Operator, xs: torch.Tensor, ys: torch.Tensor) -> torc
 
 
 def linear_growth_fit(norms: torch.Tensor, constants: torch.Tensor) -> tuple[float, float]:
-    """The line ``a + b‖y‖`` (a, b ≥ 0) lowest on average that lies above every measured constant.
+    """The line ``a + b‖y‖`` (the book's ``a₀ + a₁‖y‖``) lowest on average above every constant.
 
     The linear program
 
@@ -220,7 +220,8 @@ class RegularityReport:
     Attributes:
         xs, ys: the grids of inputs and states.
         x_constants: ``(M,)``, the x-Lipschitz constant of ``G(y, ·)`` for each y in ys.
-        a, b: the fitted line ``a + b‖y‖`` above ``x_constants`` (:func:`linear_growth_fit`).
+        a, b: the book's a₀, a₁: the fitted line ``a₀ + a₁‖y‖`` above ``x_constants``
+            (:func:`linear_growth_fit`).
         mu: ``(N,)``, the contraction factor ``μ(x)`` for each x in xs.
         max_mu: the largest ``μ(x)`` on the grid.
         contracts: ``max_mu < 1``.
@@ -244,7 +245,7 @@ class RegularityReport:
         return (
             f"regularity on {self.xs.shape[0]} inputs x and {self.ys.shape[0]} states y:\n"
             f"  (i)  x-Lipschitz constants of G(y, ·): up to {float(self.x_constants.max()):.4g}, "
-            f"below a + b‖y‖ with a = {self.a:.4g}, b = {self.b:.4g}\n"
+            f"below a₀ + a₁‖y‖ with a₀ = {self.a:.4g}, a₁ = {self.b:.4g}\n"
             f"  (ii) contraction factors μ(x): max {self.max_mu:.6g} (1 − max μ = "
             f"{1 - self.max_mu:.2e}: {verdict}), min {float(self.mu.min()):.4g}, "
             f"largest jump between neighbours {self.mu_jump:.3g}"

@@ -85,7 +85,7 @@ CANDIDATES = {
     ),
     "quadratic": (
         False,
-        "y/2 + max(0, |y| − 1/x)/4 has the x-constant y²/4: it grows faster than a + b|y|",
+        "y/2 + max(0, |y| − 1/x)/4 has the x-constant y²/4: it grows faster than a₀ + a₁|y|",
     ),
 }
 

@@ -142,10 +142,9 @@ def summary(cfg: LPConfig, models: dict, train: dict, test: dict) -> dict:
     for (kind, d, seed), result in models.items():
         model = load(kind, d, result["model"], cfg)
         iterations = cfg.eval_iterations if kind == "implicit" else None
-        row = table.setdefault(
-            (kind, d),
-            {"params": parameter_count(model), "seeds": [], "train": [], "test": [], "per_test": []},
-        )
+        row = table.setdefault((kind, d), {"params": parameter_count(model)})
+        for field in ("seeds", "train", "test", "per_test"):
+            row.setdefault(field, [])
         row["seeds"].append(seed)
         row["train"].append(float(errors(model, train, iterations).mean()))
         per_test = errors(model, test, iterations)
