@@ -112,6 +112,29 @@ def test_every_chapter_has_its_twin():
     assert missing == [], "chapters without an .ipynb twin: run `python tools/notebooks.py sync`"
 
 
+@pytest.mark.parametrize("md", CHAPTERS, ids=CHAPTER_IDS)
+def test_every_code_cell_of_a_chapter_is_valid_python(md: Path):
+    """A syntax error found here costs a second; found by the `cpu` build, it costs half an hour."""
+    import ast
+
+    import jupytext
+
+    errors = []
+    for index, cell in enumerate(jupytext.read(md, fmt="md:myst").cells):
+        if cell.cell_type != "code":
+            continue
+        # IPython magics and shell escapes are not Python
+        source = "\n".join(
+            "pass" if line.lstrip().startswith(("%", "!")) else line
+            for line in cell.source.splitlines()
+        )
+        try:
+            ast.parse(source)
+        except SyntaxError as error:
+            errors.append(f"code cell {index}, line {error.lineno}: {error.msg}")
+    assert errors == [], f"{md.name}: " + "; ".join(errors)
+
+
 def test_notebooks_check_finds_no_problem():
     problems = notebooks.check_all(ROOT)
     assert problems == [], "\n".join(["`python tools/notebooks.py check` reports:", *problems])
