@@ -16,6 +16,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -240,6 +241,10 @@ def test_the_colab_twin_folds_exactly_the_solution_cells(md):
 STUDENT_COPY_SECONDS = 300
 
 
+def _check_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code" and "check.check_" in c.source]
+
+
 def exercise_slice(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """The cells of a student copy that its exercise checks need (``tools.cell_slice``)."""
     return cell_slice.backward_slice(nb, lambda source: "check.check_" in source)
@@ -284,32 +289,18 @@ def test_the_exercise_slice_keeps_what_the_checks_read_and_drops_the_rest():
     assert kept == [sources[i] for i in (0, 1, 2, 4, 7, 8)]
 
 
-def _execute_in_one_kernel(chapters: list[Path]) -> dict[str, list]:
-    """The exercise slices of ``chapters``, one after the other in one kernel.
-
-    Before each chapter the kernel moves to the chapter's folder and clears its namespace
-    (``%reset -f``), so a chapter sees none of the previous one's names, only its imported modules:
-    starting one kernel, and importing torch, once per worker instead of once per chapter.
-    """
-    combined = nbformat.v4.new_notebook()
-    spans = {}
-    for md in chapters:
-        fresh_start = nbformat.v4.new_code_cell(
-            f"__import__('os').chdir({str(md.parent)!r})\n"
-            "get_ipython().run_line_magic('reset', '-f')"
-        )
-        combined.cells.append(fresh_start)
-        first = len(combined.cells)
-        combined.cells += exercise_slice(notebooks.student_notebook(md)).cells
-        spans[md.stem] = (first, len(combined.cells))
+def _execute_student_copy(md: Path) -> tuple[nbformat.NotebookNode, float]:
+    nb = exercise_slice(notebooks.student_notebook(md))
+    started = time.monotonic()
     client = nbclient.NotebookClient(
-        combined,
+        nb,
         timeout=STUDENT_COPY_SECONDS,
-        allow_errors=True,  # every check must fail; the copies must still run to their ends
+        allow_errors=True,  # every check must fail; the copy must still run to its end
         kernel_name="python3",
+        resources={"metadata": {"path": str(md.parent)}},
     )
     client.execute()
-    return {stem: combined.cells[first:last] for stem, (first, last) in spans.items()}
+    return nb, time.monotonic() - started
 
 
 @pytest.fixture(scope="module")
@@ -317,18 +308,20 @@ def executed_student_copies(built_book):
     """Every chapter's student copy, sliced to what its exercises need, executed (``smoke``).
 
     It waits for ``built_book``, whose ``smoke`` build fills the case studies' cache, so that the
-    copies load the trained models instead of training them again. Two kernels share the chapters.
+    copies load the trained models instead of training them again.
     """
     previous = os.environ.get("IMPLICIT_EDU_PROFILE")
     os.environ["IMPLICIT_EDU_PROFILE"] = "smoke"  # the kernels inherit it
     try:
         chapters = assignments.exercise_chapters()
-        shares = [chapters[0::2], chapters[1::2]]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            executed = {}
-            for part in pool.map(_execute_in_one_kernel, shares):
-                executed.update(part)
-            return executed
+            return dict(
+                zip(
+                    (md.stem for md in chapters),
+                    pool.map(_execute_student_copy, chapters),
+                    strict=True,
+                )
+            )
     finally:
         if previous is None:
             del os.environ["IMPLICIT_EDU_PROFILE"]
@@ -356,10 +349,12 @@ def test_every_name_a_student_copy_reads_is_bound_before(md):
 @pytest.mark.book
 @pytest.mark.parametrize("md", assignments.exercise_chapters(), ids=lambda md: md.stem)
 def test_every_check_in_a_blank_student_copy_fails_with_its_own_hint(executed_student_copies, md):
-    cells = executed_student_copies[md.stem]
-    checks = [c for c in cells if "check.check_" in c.source]
+    nb, _ = executed_student_copies[md.stem]
+    checks = _check_cells(nb)
     assert len(checks) == md.read_text(encoding="utf-8").count("```{exercise-start}")
-    for cell in cells:
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
         errors = [o for o in cell.outputs if o.output_type == "error"]
         if cell in checks:
             assert errors, f"a blank answer passed its check:\n{cell.source}"
@@ -402,8 +397,7 @@ def test_otters_student_notebook_has_the_student_copys_exercise_cells(graded, st
     md = next(m for m in assignments.exercise_chapters() if m.stem == stem)
 
     def normalised(nb):
-        checks = [c for c in nb.cells if c.cell_type == "code" and "check.check_" in c.source]
-        return [c.source.replace("  # YOUR CODE HERE", "").strip() for c in checks]
+        return [c.source.replace("  # YOUR CODE HERE", "").strip() for c in _check_cells(nb)]
 
     assert normalised(otter) == normalised(notebooks.student_notebook(md))
 
