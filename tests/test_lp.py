@@ -204,15 +204,15 @@ def test_perturbation_has_the_requested_norm(small_data):
 def test_training_pipeline_smoke(tmp_path, monkeypatch):
     monkeypatch.setenv("IMPLICIT_EDU_CACHE", str(tmp_path))
     cfg = dataclasses.replace(
-        lp.config("smoke"), num_train=12, num_test=6, embeddings=(4,), epochs_explicit=5,
+        lp.config("smoke"), num_train=12, num_test=6, num_val=5, embeddings=(4,), epochs_explicit=5,
         epochs_implicit=5, workers=1, lipschitz_instances=3,
     )  # fmt: skip
-    train, test = lp.dataset(cfg)
-    models = lp.train_all(cfg, train, progress=False)
+    train, val, test = lp.dataset(cfg)
+    models = lp.train_all(cfg, train, val, progress=False)
     assert set(models) == {("explicit", 4, 0), ("implicit", 4, 0)}
-    table = lp.summary(cfg, models, train, test)
+    table = lp.summary(cfg, models, train, val, test)
     assert all(np.isfinite(row["test"]).all() for row in table.values())
-    again = lp.train_all(cfg, train, progress=False)  # from the cache
+    again = lp.train_all(cfg, train, val, progress=False)  # from the cache
     torch.testing.assert_close(
         again[("implicit", 4, 0)]["model"], models[("implicit", 4, 0)]["model"]
     )
@@ -221,3 +221,30 @@ def test_training_pipeline_smoke(tmp_path, monkeypatch):
     sets = lp.perturbation_sets({k: v[:3] for k, v in test.items()}, 1e-4)
     curves = lp.lipschitz_curves([model], sets, 1e-4, 4)
     assert set(curves) == set(lp.MODES) and all(c.shape == (4,) for c in curves.values())
+
+
+def test_the_splits_are_disjoint_and_adding_validation_keeps_train_and_test(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPLICIT_EDU_CACHE", str(tmp_path))
+    cfg = dataclasses.replace(lp.config("smoke"), num_train=8, num_test=4, num_val=3)
+    train, val, test = lp.dataset(cfg)
+    assert [len(s["b"]) for s in (train, val, test)] == [8, 3, 4]
+    rows = {s["A"][i].tobytes() for s in (train, val, test) for i in range(len(s["b"]))}
+    assert len(rows) == 15  # no instance in two splits
+    before_train, _, before_test = lp.dataset(dataclasses.replace(cfg, num_val=1))
+    np.testing.assert_array_equal(before_train["A"], train["A"])
+    np.testing.assert_array_equal(before_test["A"], test["A"])
+
+
+def test_training_keeps_the_weights_of_the_best_validation_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("IMPLICIT_EDU_CACHE", str(tmp_path))
+    cfg = dataclasses.replace(
+        lp.config("smoke"), num_train=12, num_test=4, num_val=6, epochs_implicit=9, validate_every=4
+    )
+    train, val, _ = lp.dataset(cfg)
+    result = lp.train_one(cfg, "implicit", 4, 0, train, val)
+    assert result["val_epochs"] == [4, 8, 9]  # every validate_every epochs, and the last
+    best = int(np.argmin(result["val_error"]))
+    assert result["best_epoch"] == result["val_epochs"][best]
+    model = lp.load("implicit", 4, result["model"], cfg)
+    kept = float(lp.errors(model, val, cfg.eval_iterations).mean())
+    assert kept == pytest.approx(result["val_error"][best], rel=1e-5)

@@ -21,7 +21,7 @@ import sys
 #: Measured seconds per chapter in the ``cpu`` profile from an empty cache (README), used only to
 #: order the work: a wrong or missing value costs time, never correctness.
 EXPECTED_SECONDS = {
-    "book/part4/linear-programs": 694,
+    "book/part4/linear-programs": 473,
     "book/part4/navier-stokes": 523,
     "book/part4/deblurring": 503,
     "book/part4/looped-models": 475,

@@ -32,6 +32,7 @@ class LPConfig:
     nnz: int = 100
     num_train: int = 2500
     num_test: int = 1000
+    num_val: int = 500  # validation instances (drawn after the test set): early stop and d
     data_seed: int = 0
     # models
     embeddings: tuple[int, ...] = (4, 8, 16, 32)
@@ -46,6 +47,7 @@ class LPConfig:
     switch_fraction: float = 0.4  # share of the epochs trained with unroll_first
     second_phase_lr: float = 0.1  # learning-rate factor once the unroll is deeper
     clip: float = 1.0  # gradient-norm clipping
+    validate_every: int = 10  # epochs between validation errors; the best one is kept
     eval_iterations: int = 8  # the paper's K at test time (Table 1)
     max_iterations: int = 16  # test error against K = 1..max_iterations
     # the Lipschitz measurement L_t
@@ -69,8 +71,10 @@ def config(profile: str | None = None) -> LPConfig:
         return pick(profile=profile, **kw)
 
     return LPConfig(
-        num_train=p(smoke=60, cpu=800, gpu=2500),
+        num_train=p(smoke=60, cpu=600, gpu=2500),
         num_test=p(smoke=40, cpu=400, gpu=1000),
+        num_val=p(smoke=20, cpu=200, gpu=500),
+        validate_every=p(smoke=5, cpu=10, gpu=50),
         embeddings=p(smoke=(4, 8), cpu=(4, 8, 16, 32), gpu=(4, 8, 16, 32)),
         seeds=p(smoke=(0,), cpu=(0, 1, 2), gpu=(0, 1, 2)),
         seeds_largest=p(smoke=1, cpu=2, gpu=3),
