@@ -14,6 +14,11 @@ Two classifiers with (almost) the same number of parameters are trained on it in
 * the **explicit** classifier, a tanh MLP 64 → h → ... → h → 10 with h chosen so that its
   parameter count matches the implicit one's.
 
+The images are split three ways (:func:`split_indices`, :func:`load`), stratified by class: a
+training set, a validation set and a test set. Both models are trained for the same number of
+epochs, and each is reported at the epoch of its highest validation accuracy (the earlier one on
+ties; :func:`early_stop_epoch`), the same rule for both; the test set is used for no choice.
+
 At test time the implicit model can run any number t of Picard steps z_t = g(z_{t-1}, Q(x))
 from z_0 = 0 and read out ŷ_t = R z_t + c: :func:`accuracy_vs_iterations` measures how its
 accuracy depends on t. :func:`contraction_diagnostics` measures how fast the iteration converges
@@ -22,7 +27,9 @@ on each test image (the empirical rate, the spectral radius and norm of the Jaco
 
 from __future__ import annotations
 
+import copy
 import math
+import numbers
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -47,11 +54,13 @@ __all__ = [
     "accuracy",
     "accuracy_vs_iterations",
     "SeedRun",
+    "Splits",
     "build_pair",
     "certified_fraction",
     "certify",
     "config",
     "contraction_diagnostics",
+    "early_stop_epoch",
     "explicit_parameter_count",
     "implicit_parameter_count",
     "load",
@@ -65,6 +74,7 @@ __all__ = [
 
 N_PIXELS = 64  # 8 × 8 images
 N_CLASSES = 10
+N_IMAGES = 1797  # scikit-learn's digits
 
 
 # --------------------------------------------------------------------------------- configuration
@@ -78,11 +88,17 @@ class DigitsConfig:
         width: size n of the implicit state z.
         mu: the contraction bound ||W||₂ = μ of the operator.
         explicit_depth: hidden layers of the explicit MLP (its width is matched by count).
-        epochs, batch_size, lr: Adam training, the same for both models.
+        epochs, batch_size, lr: Adam training, the same for both models; ``epochs`` is the
+            budget, and each model is reported at its best epoch on validation
+            (:func:`early_stop_epoch`).
         tol, max_iter: the DEQ's forward and backward solves (relative residual, Anderson).
         seeds: how many seeds (split, initialisation and batch order) to repeat everything for.
         test_size: images held out for testing (stratified by class).
+        val_fraction: the share of the remaining images held out for validation (stratified).
         eval_iterations: the test-time iteration counts t of the accuracy curve.
+
+    All of these are fixed by hand, the same for both models where they apply; none is searched
+    over. The one choice made from data is the early-stop epoch, on the validation split.
     """
 
     width: int = 64
@@ -95,6 +111,7 @@ class DigitsConfig:
     max_iter: int = 60
     seeds: int = 3
     test_size: int = 500
+    val_fraction: float = 0.15
     eval_iterations: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64, 128)
 
 
@@ -110,16 +127,101 @@ def config(profile: str | None = None) -> DigitsConfig:
 # ------------------------------------------------------------------------------------------ data
 
 
-def split_indices(seed: int, test_size: int = 500) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, test) of a stratified random split of the 1797 digits, seeded."""
+def _check_split_sizes(seed: int, test_size: int, val_fraction: float) -> tuple[int, int, int]:
+    """(train, validation, test) sizes of :func:`split_indices`, or a ValueError saying why not."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if isinstance(test_size, bool) or not isinstance(test_size, numbers.Integral):
+        raise ValueError(
+            f"test_size is a number of images (an int, default 500), got {test_size!r}; "
+            "the validation split is set by val_fraction instead"
+        )
+    if isinstance(val_fraction, bool) or not isinstance(val_fraction, numbers.Real):
+        raise ValueError(f"val_fraction must be a number in (0, 1), got {val_fraction!r}")
+    if not 0 < val_fraction < 1:
+        raise ValueError(
+            f"val_fraction is the share of the non-test images held out for validation and must "
+            f"lie strictly between 0 and 1 (default 0.15), got {val_fraction!r}"
+        )
+    if not N_CLASSES <= test_size <= N_IMAGES - 2 * N_CLASSES:
+        raise ValueError(
+            f"test_size must lie between {N_CLASSES} (one image per class) and "
+            f"{N_IMAGES - 2 * N_CLASSES} (so that training and validation keep one image per "
+            f"class each), got {test_size}"
+        )
+    rest = N_IMAGES - int(test_size)
+    val_size = round(val_fraction * rest)
+    train_size = rest - val_size
+    if min(val_size, train_size) < N_CLASSES:
+        raise ValueError(
+            f"val_fraction={val_fraction} of the {rest} non-test images leaves {train_size} "
+            f"training and {val_size} validation images; a stratified split needs at least "
+            f"{N_CLASSES} (one per class) in each: move val_fraction towards 0.5 or lower "
+            "test_size"
+        )
+    return train_size, val_size, int(test_size)
+
+
+def split_indices(
+    seed: int, test_size: int = 500, val_fraction: float = 0.15
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Indices ``(train, validation, test)`` of a stratified random split of the 1797 digits.
+
+    First ``test_size`` images are drawn for the test set (stratified by class); then
+    ``round(val_fraction * rest)`` of the remaining images for the validation set (stratified
+    again); the rest is the training set. The default sizes are 1102, 195 and 500. The split is
+    fixed by ``seed``; the test set is the same as in the earlier two-way split with that seed.
+    Each array is sorted; together they are a partition of ``range(1797)``.
+    """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    _, val_size, test_size = _check_split_sizes(seed, test_size, val_fraction)
     labels = load_digits().target
-    train, test = train_test_split(
+    rest, test = train_test_split(
         np.arange(len(labels)), test_size=test_size, stratify=labels, random_state=seed
     )
-    return np.sort(train), np.sort(test)
+    train, val = train_test_split(
+        rest, test_size=val_size, stratify=labels[rest], random_state=seed
+    )
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+@dataclass(frozen=True, eq=False)
+class Splits:
+    """The digits in three splits: pixels ``x_*`` of shape (N, 64), labels ``y_*`` of shape (N,).
+
+    The fields are named, not numbered: ``data.x_test`` rather than ``data[2]``. (Before the
+    validation split was added, :func:`load` returned a 4-tuple; indexing or unpacking a
+    :class:`Splits` by position raises a TypeError that says so, instead of silently handing
+    out the wrong split.)
+    """
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+    def __post_init__(self) -> None:
+        for name in ("train", "val", "test"):
+            x, y = getattr(self, f"x_{name}"), getattr(self, f"y_{name}")
+            if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+                raise ValueError(f"x_{name} and y_{name} must be torch tensors")
+            if x.ndim != 2 or x.shape[1] != N_PIXELS or y.shape != (x.shape[0],) or not len(x):
+                raise ValueError(
+                    f"the {name} split needs images x_{name} of shape (N, {N_PIXELS}) and labels "
+                    f"y_{name} of shape (N,) with N >= 1, got {tuple(x.shape)} and "
+                    f"{tuple(y.shape)}"
+                )
+
+    def __getitem__(self, index):
+        raise TypeError(
+            "digits.Splits is indexed by name, not by position: use data.x_train, data.y_train, "
+            "data.x_val, data.y_val, data.x_test, data.y_test (the old 4-tuple "
+            "(x_train, y_train, x_test, y_test) had no validation split)"
+        )
 
 
 def load(
@@ -127,23 +229,26 @@ def load(
     test_size: int = 500,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(x_train, y_train, x_test, y_test)``: pixels scaled to [0, 1], shape (N, 64); labels 0–9.
+    val_fraction: float = 0.15,
+) -> Splits:
+    """The three splits of :func:`split_indices` as :class:`Splits`; pixels scaled to [0, 1].
 
-    The split is stratified (each class keeps its share in both parts) and fixed by ``seed``;
-    the default sizes are 1297 training and 500 test images. The raw pixels are integers
-    0–16, divided by 16. Tensors are created on ``device`` (default: :func:`get_device`) with
-    ``dtype`` (default: torch's default dtype).
+    Images are flattened to shape (N, 64); labels are 0–9. The split is stratified (each class
+    keeps its share in all three parts) and fixed by ``seed``; the default sizes are 1102
+    training, 195 validation and 500 test images. The raw pixels are integers 0–16, divided by
+    16. Tensors are created on ``device`` (default: :func:`get_device`) with ``dtype`` (default:
+    torch's default dtype).
     """
     from sklearn.datasets import load_digits
 
+    indices = split_indices(seed, test_size, val_fraction)  # checks the arguments first
     digits = load_digits()
     device = torch.device(device) if device is not None else get_device()
     dtype = dtype or torch.get_default_dtype()
     x = torch.as_tensor(digits.data / 16.0, dtype=dtype, device=device)
     y = torch.as_tensor(digits.target, dtype=torch.long, device=device)
-    train, test = (torch.as_tensor(i, device=device) for i in split_indices(seed, test_size))
-    return x[train], y[train], x[test], y[test]
+    train, val, test = (torch.as_tensor(i, device=device) for i in indices)
+    return Splits(x[train], y[train], x[val], y[val], x[test], y[test])
 
 
 # ---------------------------------------------------------------------------------------- models
@@ -263,7 +368,9 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 class History:
     """What :func:`train` recorded.
 
-    Per epoch: ``loss`` (mean training cross-entropy), ``test_accuracy`` (after the epoch) and
+    Per epoch: ``loss`` (mean training cross-entropy), ``val_accuracy`` and ``test_accuracy``
+    (after the epoch; the early-stop epoch is chosen on ``val_accuracy`` alone, see
+    :func:`early_stop_epoch`, and ``test_accuracy`` is only read at that epoch) and
     ``epoch_seconds`` (wall time of the epoch's training steps, without the evaluation).
     Per training step, for an implicit model only (read from ``layer.forward_result`` and
     ``layer.backward_result``): ``forward_iterations``, ``forward_residual`` (largest relative
@@ -271,6 +378,7 @@ class History:
     """
 
     loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)
     forward_iterations: list[int] = field(default_factory=list)
@@ -279,28 +387,66 @@ class History:
     backward_iterations: list[int] = field(default_factory=list)
 
 
+def early_stop_epoch(history: History) -> int:
+    """The epoch (counted from 1) with the highest validation accuracy; ties go to the earlier one.
+
+    This is the early stop of the chapter, the same rule for the implicit and the explicit model.
+    It reads ``history.val_accuracy`` only, never the test accuracy.
+    """
+    scores = np.asarray(history.val_accuracy, dtype=float)
+    if scores.ndim != 1 or scores.size == 0:
+        raise ValueError(
+            "the history has no validation accuracies to choose an epoch from: train for at "
+            "least one epoch with digits.train(model, digits.load(seed), ...)"
+        )
+    if not np.all(np.isfinite(scores)):
+        raise ValueError(f"validation accuracies must be finite, got {history.val_accuracy}")
+    return int(np.argmax(scores)) + 1  # argmax returns the first of equal maxima
+
+
+def _check_splits(data: object) -> Splits:
+    if isinstance(data, Splits):
+        return data
+    got = f"a {type(data).__name__}" + (
+        f" of {len(data)}" if isinstance(data, (tuple, list)) else ""
+    )
+    raise ValueError(
+        f"data must be the digits.Splits that digits.load(seed) returns (training, validation "
+        f"and test tensors), got {got}. The early stop needs a validation split: the old "
+        "4-tuple (x_train, y_train, x_test, y_test) has none. Pass digits.load(seed), or "
+        "digits.Splits(x_train, y_train, x_val, y_val, x_test, y_test) for your own tensors."
+    )
+
+
 def train(
     model: nn.Module,
-    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor],
+    data: Splits,
     epochs: int,
     batch_size: int = 64,
     lr: float = 3e-3,
     seed: int = 0,
     progress: bool | None = None,
+    early_stop: bool = True,
 ) -> History:
     """Train ``model`` by Adam on the cross-entropy, in seeded shuffled mini-batches.
 
-    ``data`` is ``(x_train, y_train, x_test, y_test)`` from :func:`load`. After every epoch the
-    test accuracy is recorded (for the implicit model: at the fixed point, solved to the DEQ's
-    tolerance). Returns the :class:`History`.
+    ``data`` is the :class:`Splits` from :func:`load`; training uses ``x_train, y_train`` only.
+    After every epoch the validation and test accuracies are recorded (for the implicit model:
+    at the fixed point, solved to the DEQ's tolerance). With ``early_stop`` (the default), the
+    model is left with its weights from :func:`early_stop_epoch`, the epoch of the best
+    validation accuracy; otherwise with those of the last epoch. Returns the :class:`History`.
     """
     from tqdm.auto import trange
 
-    x_train, y_train, x_test, y_test = data
+    data = _check_splits(data)
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral) or epochs < 1:
+        raise ValueError(f"epochs must be an int >= 1, got {epochs!r}")
+    x_train, y_train = data.x_train, data.y_train
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     shuffle = torch.Generator().manual_seed(seed)
     layer = model.layer if isinstance(model, ImplicitClassifier) else None
     history = History()
+    weights = []  # the state after each epoch, for the early stop
     bar = trange(epochs, desc=type(model).__name__, disable=not show_progress(progress))
     for _ in bar:
         model.train()
@@ -325,8 +471,14 @@ def train(
         history.loss.append(total / len(x_train))
         model.eval()
         with torch.no_grad():
-            history.test_accuracy.append(accuracy(model(x_test), y_test))
-        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", test_acc=f"{history.test_accuracy[-1]:.3f}")
+            history.val_accuracy.append(accuracy(model(data.x_val), data.y_val))
+            history.test_accuracy.append(accuracy(model(data.x_test), data.y_test))
+        if early_stop:
+            weights.append(copy.deepcopy(model.state_dict()))
+        bar.set_postfix(loss=f"{history.loss[-1]:.3f}", val_acc=f"{history.val_accuracy[-1]:.3f}")
+    if early_stop:
+        model.load_state_dict(weights[early_stop_epoch(history) - 1])
+    model.eval()
     return history
 
 
@@ -442,28 +594,35 @@ def contraction_diagnostics(
 
 @dataclass
 class SeedRun:
-    """Everything :func:`run_seed` produced for one seed."""
+    """Everything :func:`run_seed` produced for one seed (the models at their early-stop epochs)."""
 
     seed: int
-    data: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
+    data: Splits
     implicit: ImplicitClassifier
     explicit: ExplicitClassifier
     implicit_history: History
     explicit_history: History
-    iteration_accuracy: list[float]  # at cfg.eval_iterations
-    certified: list[float]  # at cfg.eval_iterations
-    fixed_point_accuracy: float
-    explicit_accuracy: float
+    implicit_epoch: int  # the early-stop epoch, chosen on validation (counted from 1)
+    explicit_epoch: int
+    iteration_accuracy: list[float]  # at cfg.eval_iterations, on the test set
+    certified: list[float]  # at cfg.eval_iterations, on the test set
+    fixed_point_accuracy: float  # test accuracy at the early-stop epoch
+    explicit_accuracy: float  # test accuracy at the early-stop epoch
 
 
 def run_seed(cfg: DigitsConfig, seed: int, progress: bool | None = None) -> SeedRun:
-    """Split the data, build both models, train them alike, and evaluate them on the test set."""
-    data = load(seed, cfg.test_size)
+    """Split the data, build both models, train them alike, and evaluate them on the test set.
+
+    Both models are trained for ``cfg.epochs`` epochs and kept at their early-stop epoch, the
+    one of the best validation accuracy (:func:`early_stop_epoch`); the test set is evaluated
+    only for the reported numbers.
+    """
+    data = load(seed, cfg.test_size, val_fraction=cfg.val_fraction)
     implicit, explicit = build_pair(cfg, seed)
     options = dict(epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=seed)
     implicit_history = train(implicit, data, progress=progress, **options)
     explicit_history = train(explicit, data, progress=progress, **options)
-    x_test, y_test = data[2], data[3]
+    x_test, y_test = data.x_test, data.y_test
     with torch.no_grad():
         fixed_point_accuracy = accuracy(implicit(x_test), y_test)
         explicit_accuracy = accuracy(explicit(x_test), y_test)
@@ -474,6 +633,8 @@ def run_seed(cfg: DigitsConfig, seed: int, progress: bool | None = None) -> Seed
         explicit=explicit,
         implicit_history=implicit_history,
         explicit_history=explicit_history,
+        implicit_epoch=early_stop_epoch(implicit_history),
+        explicit_epoch=early_stop_epoch(explicit_history),
         iteration_accuracy=accuracy_vs_iterations(implicit, x_test, y_test, cfg.eval_iterations),
         certified=certified_fraction(implicit, x_test, cfg.eval_iterations),
         fixed_point_accuracy=fixed_point_accuracy,

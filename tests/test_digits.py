@@ -27,23 +27,145 @@ def data():
 
 
 def test_data_shapes_ranges_and_stratification(data):
-    x_train, y_train, x_test, y_test = data
-    assert x_train.shape == (1297, 64) and y_train.shape == (1297,)
-    assert x_test.shape == (500, 64) and y_test.shape == (500,)
-    assert x_train.dtype == torch.float64 and y_train.dtype == torch.long
-    assert float(x_train.min()) == 0.0 and float(x_train.max()) == 1.0
-    assert set(y_test.tolist()) == set(range(10))
-    counts = torch.bincount(y_test, minlength=10)
-    assert int(counts.min()) >= 48 and int(counts.max()) <= 52  # about 50 per class
+    assert isinstance(data, digits.Splits)
+    assert data.x_train.shape == (1102, 64) and data.y_train.shape == (1102,)
+    assert data.x_val.shape == (195, 64) and data.y_val.shape == (195,)
+    assert data.x_test.shape == (500, 64) and data.y_test.shape == (500,)
+    assert data.x_train.dtype == torch.float64 and data.y_train.dtype == torch.long
+    assert float(data.x_train.min()) == 0.0 and float(data.x_train.max()) == 1.0
+    everything = torch.cat([data.y_train, data.y_val, data.y_test])
+    share = torch.bincount(everything, minlength=10) / len(everything)
+    for labels in (data.y_train, data.y_val, data.y_test):
+        counts = torch.bincount(labels, minlength=10)
+        # stratified: every class within about one image of its share of the whole data set
+        assert float((counts - share * len(labels)).abs().max()) <= 1.5
 
 
-def test_split_is_disjoint_complete_and_seeded():
-    train, test = digits.split_indices(0)
-    assert len(np.intersect1d(train, test)) == 0
-    assert np.array_equal(np.union1d(train, test), np.arange(1797))
-    again, _ = digits.split_indices(0)
-    other, _ = digits.split_indices(1)
-    assert np.array_equal(train, again) and not np.array_equal(train, other)
+@pytest.mark.parametrize("seed", [0, 1, 7])
+def test_three_splits_are_disjoint_complete_stratified_and_seeded(seed):
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    labels = load_digits().target
+    train, val, test = digits.split_indices(seed)
+    assert (len(train), len(val), len(test)) == (1102, 195, 500)
+    for a, b in ((train, val), (train, test), (val, test)):
+        assert len(np.intersect1d(a, b)) == 0
+    assert np.array_equal(np.sort(np.concatenate([train, val, test])), np.arange(1797))
+    overall = np.bincount(labels, minlength=10) / len(labels)
+    for part in (train, val, test):
+        share = np.bincount(labels[part], minlength=10) / len(part)
+        assert np.abs(share - overall).max() <= 1.5 / len(part) + 1e-12  # about one image
+    # the test set is that of the earlier two-way split with the same seed
+    _, old_test = train_test_split(
+        np.arange(1797), test_size=500, stratify=labels, random_state=seed
+    )
+    assert np.array_equal(test, np.sort(old_test))
+    again = digits.split_indices(seed)
+    other = digits.split_indices(seed + 1)
+    assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again, strict=True))
+    assert not np.array_equal(val, other[1])
+
+
+def test_split_sizes_follow_the_arguments():
+    train, val, test = digits.split_indices(0, test_size=300, val_fraction=0.25)
+    assert (len(train), len(val), len(test)) == (1123, 374, 300)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"seed": -1}, "non-negative int"),
+        ({"seed": 1.5}, "non-negative int"),
+        ({"seed": 0, "test_size": 0.2}, "number of images"),
+        ({"seed": 0, "test_size": 5}, "test_size must lie between"),
+        ({"seed": 0, "test_size": 1790}, "test_size must lie between"),
+        ({"seed": 0, "val_fraction": 0.0}, "strictly between 0 and 1"),
+        ({"seed": 0, "val_fraction": 1.0}, "strictly between 0 and 1"),
+        ({"seed": 0, "val_fraction": "15%"}, "must be a number"),
+        ({"seed": 0, "test_size": 1757, "val_fraction": 0.1}, "at least 10"),
+    ],
+)
+def test_bad_split_arguments_say_what_is_wrong(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        digits.split_indices(**kwargs)
+    with pytest.raises(ValueError, match=match):
+        digits.load(**kwargs, device="cpu")
+
+
+def test_splits_are_named_not_numbered(data):
+    with pytest.raises(TypeError, match="by name"):
+        data[2]
+    with pytest.raises(TypeError, match="by name"):
+        x_train, y_train, x_test, y_test = data
+    with pytest.raises(ValueError, match="shape"):
+        digits.Splits(
+            data.x_train, data.y_train[:-1], data.x_val, data.y_val, data.x_test, data.y_test
+        )
+
+
+def test_train_rejects_the_old_four_tuple(data):
+    old = (data.x_train, data.y_train, data.x_test, data.y_test)
+    with pytest.raises(ValueError, match="validation split"):
+        digits.train(ExplicitClassifier(8), old, epochs=1, progress=False)
+    with pytest.raises(ValueError, match="epochs"):
+        digits.train(ExplicitClassifier(8), data, epochs=0, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("val", "want"),
+    [
+        ([0.5], 1),
+        ([0.5, 0.7, 0.6], 2),
+        ([0.5, 0.7, 0.7, 0.6], 2),  # ties go to the earlier epoch
+        ([0.9, 0.1, 0.9], 1),
+        ([0.2, 0.3, 0.4], 3),
+    ],
+)
+def test_early_stop_epoch_is_the_best_validation_epoch(val, want):
+    # the test accuracies point elsewhere: the choice must not look at them
+    test = [1.0 - v for v in val]
+    history = digits.History(loss=[1.0] * len(val), val_accuracy=val, test_accuracy=test)
+    assert digits.early_stop_epoch(history) == want
+
+
+def test_early_stop_epoch_rejects_an_empty_or_broken_history():
+    with pytest.raises(ValueError, match="at least one epoch"):
+        digits.early_stop_epoch(digits.History(test_accuracy=[0.9]))
+    with pytest.raises(ValueError, match="finite"):
+        digits.early_stop_epoch(digits.History(val_accuracy=[0.5, float("nan")]))
+
+
+def _small(data, n_train=256, n_val=100, n_test=100):
+    return digits.Splits(
+        data.x_train[:n_train],
+        data.y_train[:n_train],
+        data.x_val[:n_val],
+        data.y_val[:n_val],
+        data.x_test[:n_test],
+        data.y_test[:n_test],
+    )
+
+
+def test_training_keeps_the_weights_of_the_early_stop_epoch(data):
+    small = _small(data)
+    torch.manual_seed(0)
+    model = ExplicitClassifier(16)
+    # a large learning rate makes the validation accuracy move about between epochs
+    history = digits.train(model, small, epochs=6, lr=0.1, progress=False)
+    epoch = digits.early_stop_epoch(history)
+    assert history.val_accuracy[epoch - 1] > history.val_accuracy[-1]  # the test means something
+    with torch.no_grad():
+        assert digits.accuracy(model(small.x_val), small.y_val) == history.val_accuracy[epoch - 1]
+        assert (
+            digits.accuracy(model(small.x_test), small.y_test) == history.test_accuracy[epoch - 1]
+        )
+    torch.manual_seed(0)
+    last = ExplicitClassifier(16)
+    again = digits.train(last, small, epochs=6, lr=0.1, progress=False, early_stop=False)
+    assert again.val_accuracy == history.val_accuracy  # the same run, kept at its last epoch
+    with torch.no_grad():
+        assert digits.accuracy(last(small.x_val), small.y_val) == again.val_accuracy[-1]
 
 
 @pytest.mark.parametrize("width", [8, 32, 64, 100])
@@ -65,8 +187,8 @@ def test_parameter_counts_match_the_formulas_and_each_other(width):
 
 
 def test_a_few_training_steps_reduce_the_loss(data):
-    x_train, y_train = data[0][:256], data[1][:256]
-    small = (x_train, y_train, data[2][:100], data[3][:100])
+    small = _small(data)
+    x_train, y_train = small.x_train, small.y_train
     for model in (ImplicitClassifier(16, tol=1e-6), ExplicitClassifier(16)):
         torch.manual_seed(0)
         with torch.no_grad():
@@ -75,7 +197,7 @@ def test_a_few_training_steps_reduce_the_loss(data):
         with torch.no_grad():
             after = float(torch.nn.functional.cross_entropy(model(x_train), y_train))
         assert after < 0.8 * before, type(model).__name__
-        assert len(history.loss) == 3 and len(history.test_accuracy) == 3
+        assert len(history.loss) == len(history.val_accuracy) == len(history.test_accuracy) == 3
         if isinstance(model, ImplicitClassifier):
             steps = 3 * 4  # 256 images in batches of 64, 3 epochs
             assert len(history.forward_iterations) == steps
@@ -87,8 +209,8 @@ def test_a_few_training_steps_reduce_the_loss(data):
 def test_t_step_accuracy_converges_to_the_fixed_point_prediction(data):
     torch.manual_seed(0)
     model = ImplicitClassifier(16, mu=0.9, tol=1e-10, max_iter=200)
-    x, y = data[2][:200], data[3][:200]
-    digits.train(model, (data[0][:256], data[1][:256], x, y), epochs=2, progress=False)
+    x, y = data.x_test[:200], data.y_test[:200]
+    digits.train(model, _small(data, n_test=200), epochs=2, progress=False)
     steps = [0, 1, 2, 8, 300]
     accuracies = digits.accuracy_vs_iterations(model, x, y, steps)
     assert len(accuracies) == len(steps) and all(0 <= a <= 1 for a in accuracies)
@@ -107,7 +229,7 @@ def test_t_step_accuracy_converges_to_the_fixed_point_prediction(data):
 def test_certified_predictions_equal_the_fixed_point_predictions(data):
     torch.manual_seed(1)
     model = ImplicitClassifier(16, mu=0.95, tol=1e-12, max_iter=400)
-    x = data[2]
+    x = data.x_test
     with torch.no_grad():
         z_star = model.layer(x)
         final = model.readout(z_star).argmax(dim=1)
@@ -130,7 +252,7 @@ def test_certified_predictions_equal_the_fixed_point_predictions(data):
 def test_deq_gradients_reach_every_parameter(data):
     torch.manual_seed(0)
     model = ImplicitClassifier(12)
-    loss = torch.nn.functional.cross_entropy(model(data[0][:32]), data[1][:32])
+    loss = torch.nn.functional.cross_entropy(model(data.x_train[:32]), data.y_train[:32])
     loss.backward()
     names = dict(model.named_parameters())
     assert set(names) == {"layer.g.V", "layer.g.U", "layer.g.b", "readout.weight", "readout.bias"}
@@ -142,7 +264,7 @@ def test_deq_gradients_reach_every_parameter(data):
 
 def test_ift_gradient_agrees_with_unrolled_backprop(data):
     torch.manual_seed(0)
-    x, y = data[0][:16], data[1][:16]
+    x, y = data.x_train[:16], data.y_train[:16]
     ift = ImplicitClassifier(10, mu=0.5, tol=1e-12, max_iter=200)
     unrolled = ImplicitClassifier(10, mu=0.5, backward="unrolled", max_iter=120)
     unrolled.load_state_dict(ift.state_dict())
@@ -156,7 +278,7 @@ def test_ift_gradient_agrees_with_unrolled_backprop(data):
 def test_contraction_diagnostics_respect_the_bounds(data):
     torch.manual_seed(0)
     model = ImplicitClassifier(16, mu=0.9, tol=1e-10, max_iter=200)
-    result = digits.contraction_diagnostics(model, data[2][:100])
+    result = digits.contraction_diagnostics(model, data.x_test[:100])
     assert result.spectral_norm_W == pytest.approx(0.9, rel=1e-9)
     assert bool((result.spectral_radius <= result.jacobian_norm + 1e-12).all())
     assert bool((result.jacobian_norm <= 0.9 + 1e-12).all())
@@ -174,9 +296,17 @@ def test_config_by_profile():
 
 
 def test_run_seed_smoke(monkeypatch):
-    cfg = digits.DigitsConfig(width=8, epochs=1, seeds=1, eval_iterations=(1, 4, 64))
+    cfg = digits.DigitsConfig(width=8, epochs=2, seeds=1, eval_iterations=(1, 4, 64))
     monkeypatch.setattr(digits, "get_device", lambda: torch.device("cpu"))
     run = digits.run_seed(cfg, seed=3, progress=False)
+    # both models are reported at their early-stop epoch, chosen on validation
+    for history, epoch, test_accuracy in (
+        (run.implicit_history, run.implicit_epoch, run.fixed_point_accuracy),
+        (run.explicit_history, run.explicit_epoch, run.explicit_accuracy),
+    ):
+        assert len(history.val_accuracy) == 2
+        assert epoch == digits.early_stop_epoch(history)
+        assert test_accuracy == history.test_accuracy[epoch - 1]
     assert len(run.iteration_accuracy) == 3 and len(run.certified) == 3
     assert abs(run.iteration_accuracy[-1] - run.fixed_point_accuracy) <= 0.01
     assert digits.total_seconds(run.implicit_history) > 0
