@@ -1,8 +1,10 @@
 """Benchmark problems for fixed-point solvers, and a fair timing harness (chapter "Fixed-point
 solvers"; the command-line benchmark ``benchmarks/solvers.py`` uses the same code).
 
-Four problems, each a batch of fixed-point equations ``z = g(z)`` with a proven Lipschitz bound
-``L < 1`` on ``g`` (Euclidean norm, sample by sample):
+Four small problems (:data:`PROBLEM_NAMES`, the default of :func:`solver_problems`) and one
+large-state problem (:data:`LARGE_PROBLEM_NAMES`, only by name), each a batch of fixed-point
+equations ``z = g(z)`` with a proven Lipschitz bound ``L < 1`` on ``g`` (Euclidean norm, sample by
+sample):
 
 * ``tanh-64`` and ``tanh-512``: ``g(z) = tanh(W z + U x + b)``, width 64 or 512, with a symmetric
   ``W`` of spectral norm exactly 0.95 (eigenvalues spread over ``[-0.95, 0.95]``). ``tanh`` is
@@ -13,6 +15,10 @@ Four problems, each a batch of fixed-point equations ``z = g(z)`` with a proven 
 * ``slow-small``: ``g(z) = 0.99 W z + 1e-4 x`` with ``W`` symmetric and ``‖W‖₂ = 1``: a linear map
   that contracts slowly (``L = 0.99``) and whose fixed point is small (norms 1e-3 to 5e-3), so all
   residuals are small. An Anderson regularisation that is not scaled to the residuals stalls here.
+* ``conv-32`` (large state): the ``conv-16`` construction with 32 channels on 32×32 images, a
+  state of 32 768 entries per sample (batch 8), operator norm 0.95 (``L = 0.95``), at the loose
+  tolerance 1e-3 (``SolverProblem.tol``): the regime of a DEQ layer on images, in which residuals
+  stay large, so an absolute Anderson regularisation is small against them.
 
 The harness counts evaluations of ``g`` (the fair measure of iterations: every solver here pays
 one evaluation per step), recomputes the relative residual ``‖g(y) − y‖ / ‖g(y)‖`` of whatever a
@@ -41,6 +47,8 @@ from implicit_edu.profiles import fixed_threads
 from implicit_edu.solvers import fixed_point
 
 __all__ = [
+    "ALL_PROBLEM_NAMES",
+    "LARGE_PROBLEM_NAMES",
     "PROBLEM_NAMES",
     "SolveOutcome",
     "Solver",
@@ -59,7 +67,9 @@ __all__ = [
 ]
 
 Operator = Callable[[torch.Tensor], torch.Tensor]
-PROBLEM_NAMES = ("tanh-64", "tanh-512", "conv-16", "slow-small")
+PROBLEM_NAMES = ("tanh-64", "tanh-512", "conv-16", "slow-small")  # the default set
+LARGE_PROBLEM_NAMES = ("conv-32",)  # large states, loose tolerance: only when asked for by name
+ALL_PROBLEM_NAMES = PROBLEM_NAMES + LARGE_PROBLEM_NAMES
 
 
 # ------------------------------------------------------------------------------------ problems
@@ -76,6 +86,8 @@ class SolverProblem:
         y0: the start (zeros), shape ``(B, ...)`` with the batch first.
         lipschitz: a proven upper bound on the Lipschitz constant of ``g`` per sample (< 1).
         max_iter: the evaluation budget every solver gets on this problem.
+        tol: the relative-residual tolerance the benchmark uses on it by default (1e-6, or
+            1e-3 for the large-state problem).
     """
 
     name: str
@@ -84,6 +96,7 @@ class SolverProblem:
     y0: torch.Tensor
     lipschitz: float
     max_iter: int
+    tol: float = 1e-6
 
     @property
     def dtype(self) -> torch.dtype:
@@ -96,7 +109,7 @@ class SolverProblem:
     def __repr__(self) -> str:
         return (
             f"SolverProblem({self.name!r}, y0 {tuple(self.y0.shape)} {self.y0.dtype}, "
-            f"L <= {self.lipschitz:g}, max_iter={self.max_iter})"
+            f"L <= {self.lipschitz:g}, max_iter={self.max_iter}, tol={self.tol:g})"
         )
 
 
@@ -146,7 +159,9 @@ def _tanh_problem(width: int, batch: int, dtype, device, gen) -> SolverProblem:
     )
 
 
-def _conv_problem(channels: int, size: int, batch: int, dtype, device, gen) -> SolverProblem:
+def _conv_problem(
+    channels: int, size: int, batch: int, dtype, device, gen, tol: float = 1e-6, max_iter: int = 500
+) -> SolverProblem:
     # identity on the channels at the kernel's centre plus a random 3×3 kernel of about half
     # its size, scaled so that the circular convolution has operator norm exactly 0.95
     weight = 0.5 * torch.randn(channels, channels, 3, 3, dtype=torch.float64, generator=gen)
@@ -168,7 +183,8 @@ def _conv_problem(channels: int, size: int, batch: int, dtype, device, gen) -> S
         g=g,
         y0=torch.zeros(batch, channels, size, size, dtype=dtype, device=device),
         lipschitz=0.95,
-        max_iter=500,
+        max_iter=max_iter,
+        tol=tol,
     )
 
 
@@ -204,23 +220,29 @@ def solver_problems(
 
     Every problem is drawn in float64 from its own generator seeded with ``seed`` and then
     converted, so the float32 and float64 versions are the same problem rounded differently.
-    ``names`` selects a subset of :data:`PROBLEM_NAMES` (default: all, in that order).
+    ``names`` selects problems from :data:`ALL_PROBLEM_NAMES` (default: the four small ones,
+    :data:`PROBLEM_NAMES`; the large-state ``conv-32`` only when named); they come back in the
+    order of :data:`ALL_PROBLEM_NAMES`. Each problem's generator depends only on its position in
+    that tuple, so adding a problem at its end changes none of the others.
     """
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     names = list(PROBLEM_NAMES if names is None else names)
-    unknown = [n for n in names if n not in PROBLEM_NAMES]
+    unknown = [n for n in names if n not in ALL_PROBLEM_NAMES]
     if unknown:
-        raise ValueError(f"unknown problem(s) {unknown}; valid: {', '.join(PROBLEM_NAMES)}")
+        raise ValueError(f"unknown problem(s) {unknown}; valid: {', '.join(ALL_PROBLEM_NAMES)}")
     device = torch.device(device) if device is not None else torch.device("cpu")
     makers = {
         "tanh-64": lambda gen: _tanh_problem(64, 32, dtype, device, gen),
         "tanh-512": lambda gen: _tanh_problem(512, 32, dtype, device, gen),
         "conv-16": lambda gen: _conv_problem(16, 16, 8, dtype, device, gen),
         "slow-small": lambda gen: _slow_problem(64, 16, dtype, device, gen),
+        # 32 channels × 32 × 32 = 32 768 entries per sample; a loose tolerance and a budget of
+        # 50 evaluations (Picard needs 20 here)
+        "conv-32": lambda gen: _conv_problem(32, 32, 8, dtype, device, gen, 1e-3, 50),
     }
     problems = {}
-    for index, name in enumerate(PROBLEM_NAMES):
+    for index, name in enumerate(ALL_PROBLEM_NAMES):
         if name in names:
             gen = torch.Generator().manual_seed(seed * 1000 + index)
             problems[name] = makers[name](gen)
@@ -372,6 +394,7 @@ def run_solvers(
     warmup: int = 1,
     threads: int | None = None,
     progress: Callable[[str], None] | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> list[SolverRecord]:
     """Run every solver on ``problem`` and time it, interleaved; one record per solver.
 
@@ -380,6 +403,12 @@ def run_solvers(
     follow, then ``repeats`` timed rounds in which each solver runs once, in an order rotated by
     one per round. Timed runs call the bare g, with Python's garbage collector off (as ``timeit``
     does), so that a collection does not land in one solver's time.
+
+    ``clock`` is the timer, in seconds: wall time (``time.perf_counter``, the default), or on a
+    CPU ``time.process_time``, the CPU time of this process, which leaves out the time in which
+    the operating system ran other processes (on a machine shared with other work; with one
+    torch thread it is the time the solve computed). It is meaningless on a GPU, whose work runs
+    asynchronously to the CPU.
     """
     if repeats < 1 or warmup < 1:
         raise ValueError("need repeats >= 1 and warmup >= 1 (round 0 counts the iterations)")
@@ -414,10 +443,10 @@ def run_solvers(
                 y0 = problem.y0.clone()
                 with _no_garbage_collection():
                     _synchronize(device)
-                    start = time.perf_counter()
+                    start = clock()
                     solvers[i].solve(problem.g, y0, tol, problem.max_iter)
                     _synchronize(device)
-                    records[i].seconds.append(time.perf_counter() - start)
+                    records[i].seconds.append(clock() - start)
             if progress is not None:
                 progress(f"{problem.name} {records[0].dtype}: round {round_ + 1}/{repeats}")
     for record in records:
@@ -464,17 +493,20 @@ def records_table(
     records: Sequence[SolverRecord],
     markdown: bool = True,
     spread: Callable[[SolverRecord], str] | None = None,
+    tol: bool = False,
 ) -> str:
     """The records as a table: problem, dtype, solver, iterations, converged, residual, time.
 
-    ``spread``, if given, adds a column computed from each record (e.g. the spread of its times).
+    ``spread``, if given, adds a column computed from each record (e.g. the spread of its times);
+    ``tol=True`` adds a column with each record's tolerance, after the dtype.
     """
-    header = ["problem", "dtype", "solver", "iterations", "converged", "final rel. residual"]
-    header += ["median ms"] + (["IQR ms"] if spread else [])
+    header = ["problem", "dtype"] + (["tol"] if tol else [])
+    header += ["solver", "iterations", "converged", "final rel. residual", "median ms"]
+    header += ["IQR ms"] if spread else []
     rows = [
-        [
-            r.problem,
-            r.dtype,
+        [r.problem, r.dtype]
+        + ([f"{r.tol:g}"] if tol else [])
+        + [
             r.label,
             str(r.iterations),
             "yes" if r.converged else "no",
@@ -488,6 +520,7 @@ def records_table(
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(row) + " |" for row in rows]
         return "\n".join(lines)
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
-    fmt = "  ".join(f"{{:{'<' if i < 3 else '>'}{w}}}" for i, w in enumerate(widths))
+    left = header.index("solver") + 1  # the text columns, up to the solver, left-aligned
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
+    fmt = "  ".join(f"{{:{'<' if i < left else '>'}{w}}}" for i, w in enumerate(widths))
     return "\n".join([fmt.format(*header), *(fmt.format(*row) for row in rows)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import importlib.util
+import itertools
 import math
 from pathlib import Path
 
@@ -22,6 +23,12 @@ F64 = torch.float64
 @pytest.fixture(scope="module")
 def problems():
     return bench.solver_problems(F64)
+
+
+@pytest.fixture(scope="module")
+def large():
+    """The large-state problem, which only comes when asked for by name."""
+    return bench.solver_problems(F64, names=["conv-32"])["conv-32"]
 
 
 # ------------------------------------------------------------------------------------ problems
@@ -64,6 +71,60 @@ def test_linear_parts_have_the_stated_norms(problems):
     slow = problems["slow-small"]
     sigma = spectral_norm(slow.g, torch.zeros_like(slow.y0), iters=300)
     assert float(sigma.max()) == pytest.approx(0.99, rel=2e-3)
+
+
+def test_large_problem_is_opt_in_and_leaves_the_others_alone(problems, large):
+    """The chapter takes the default set: conv-32 must not join it or change its problems."""
+    assert bench.ALL_PROBLEM_NAMES == bench.PROBLEM_NAMES + bench.LARGE_PROBLEM_NAMES
+    assert "conv-32" in bench.LARGE_PROBLEM_NAMES and "conv-32" not in problems
+    assert large.name == "conv-32" and large.tol == 1e-3 and large.max_iter >= 40
+    assert all(p.tol == 1e-6 for p in problems.values())
+    assert large.y0.shape == (8, 32, 32, 32) and large.y0[0].numel() >= 10_000
+    assert (large.y0 == 0).all() and large.g(large.y0).shape == large.y0.shape
+    assert "tol=0.001" in repr(large)
+    mixed = bench.solver_problems(F64, names=["conv-32", "slow-small"])
+    assert list(mixed) == ["slow-small", "conv-32"]  # in the order of ALL_PROBLEM_NAMES
+    z = torch.randn(problems["slow-small"].y0.shape, dtype=F64, generator=torch.Generator())
+    torch.testing.assert_close(mixed["slow-small"].g(z), problems["slow-small"].g(z))
+
+
+def test_large_problem_is_contractive(large):
+    """L = 0.95 for conv-32, by the Jacobian at random points and by difference quotients."""
+    gen = torch.Generator().manual_seed(5)
+    a = torch.randn(large.y0.shape, dtype=F64, generator=gen)
+    sigma = spectral_norm(large.g, a, iters=30)
+    assert float(sigma.max()) <= large.lipschitz * (1 + 1e-9)
+    assert float(sigma.max()) > 0.3 * large.lipschitz  # not trivially small
+    b = a + 0.1 * torch.randn(large.y0.shape, dtype=F64, generator=gen)
+    quotient = (large.g(a) - large.g(b)).flatten(1).norm(dim=1) / (a - b).flatten(1).norm(dim=1)
+    assert float(quotient.max()) <= large.lipschitz
+
+
+def test_large_problem_weight_has_norm_095(large):
+    """The linear part of conv-32 is a 3×3 circular convolution of operator norm 0.95.
+
+    Power iteration converges slowly on a state this large (the top singular values of a
+    convolution are clustered), so the kernel is read off g itself instead: the response of the
+    linear part to a unit impulse in channel c is the kernel's slice for c, mirrored. Its exact
+    norm then comes from the Fourier symbol (checked against a dense matrix below).
+    """
+    x_part = large.g(torch.zeros_like(large.y0)).atanh()  # = x
+    linear = lambda z: large.g(z).atanh() - x_part  # noqa: E731  (= conv(z), exactly linear)
+    channels, size = large.y0.shape[1], large.y0.shape[2]
+    batch, centre = large.batch, large.y0.shape[2] // 2
+    kernel = torch.zeros(channels, channels, 3, 3, dtype=F64)
+    for first in range(0, channels, batch):  # one impulse per sample: `batch` channels per call
+        impulses = torch.zeros_like(large.y0)
+        for k in range(batch):
+            impulses[k, first + k, centre, centre] = 1.0
+        response = linear(impulses)
+        for k in range(batch):
+            patch = response[k, :, centre - 1 : centre + 2, centre - 1 : centre + 2]
+            kernel[:, first + k] = patch.flip(-1, -2)  # out[i, j] = w[1 + c - i, 1 + c - j]
+            outside = response[k].clone()
+            outside[:, centre - 1 : centre + 2, centre - 1 : centre + 2] = 0
+            assert float(outside.abs().max()) < 1e-12  # a 3×3 kernel: nothing further away
+    assert bench.circular_conv_norm(kernel, size) == pytest.approx(0.95, rel=1e-9)
 
 
 def test_circular_conv_norm_matches_the_dense_matrix():
@@ -137,6 +198,9 @@ def test_run_solvers_records(problems):
     assert table.count("\n") == 3 and "implicit_edu.anderson" in table
     plain = bench.records_table(records, markdown=False, spread=lambda r: "x")
     assert "IQR ms" in plain and "|" not in plain
+    with_tol = bench.records_table(records, tol=True)
+    assert "| problem | dtype | tol | solver |" in with_tol
+    assert "| tanh-64 | float64 | 1e-06 | implicit_edu.picard |" in with_tol
 
 
 def test_run_solvers_counts_evaluations_of_other_solvers(problems):
@@ -148,7 +212,10 @@ def test_run_solvers_counts_evaluations_of_other_solvers(problems):
             y = g(y)
         return bench.SolveOutcome(y, False)
 
-    (record,) = bench.run_solvers(problem, [bench.Solver("three", "test", three_steps)], repeats=1)
+    ticks = itertools.count()  # a clock that advances by 1 at each reading
+    solvers = [bench.Solver("three", "test", three_steps)]
+    (record,) = bench.run_solvers(problem, solvers, repeats=2, clock=lambda: float(next(ticks)))
+    assert record.seconds == [1.0, 1.0]  # the timed runs read the clock given, twice each
     assert record.iterations == 3 and not record.converged and not record.reached_tol
     answer = three_steps(problem.g, problem.y0, 0.0, 0).y
     expected = float(bench.relative_residual(problem.g, answer).max())
@@ -183,11 +250,36 @@ def _cli():
     return module
 
 
+def _sections(out: str) -> tuple[str, str]:
+    """The output's two comparisons, split at their headings, checking their order."""
+    first, second = out.index("## 1. Like for like"), out.index("## 2. Each library's defaults")
+    assert first < second
+    return out[first:second], out[second:]
+
+
 def test_cli_quick_run_without_torchdeq(capsys):
     code = _cli().main(["--quick", "--problems", "tanh-64", "--dtype", "float64", "--no-torchdeq"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "implicit_edu.anderson" in out and "torchdeq" not in out.split("\n", 1)[1]
+    assert "torchdeq" not in out.split("\n", 1)[1]
+    like, defaults = _sections(out)  # the lam = 0 comparison comes first
+    assert "implicit_edu.anderson(lam=0)" in like and "implicit_edu.picard" not in like
+    assert "implicit_edu.anderson " in defaults and "anderson(lam=0)" not in defaults
+    assert "1e-06" in like and "Targets" not in out
+
+
+def test_cli_large_problem_at_its_own_tolerance(capsys):
+    code = _cli().main(
+        ["--quick", "--problems", "conv-32", "--dtype", "float32", "--no-torchdeq", "--markdown"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    like, defaults = _sections(out)
+    assert "| conv-32 | float32 | 0.001 | implicit_edu.anderson(lam=0) |" in like
+    assert "| conv-32 | float32 | 0.001 | implicit_edu.anderson | " in defaults
+    # every solver reaches the tolerance: the converged column says yes in each row
+    rows = [line for line in out.splitlines() if line.startswith("| conv-32 |")]
+    assert len(rows) == 4 and all("| yes |" in row for row in rows)
 
 
 def test_cli_quick_run_with_torchdeq(capsys):
@@ -195,5 +287,37 @@ def test_cli_quick_run_with_torchdeq(capsys):
     code = _cli().main(["--quick", "--problems", "conv-16", "--dtype", "float32", "--markdown"])
     out = capsys.readouterr().out
     assert code == 0
-    assert "| conv-16 | float32 | torchdeq.anderson |" in out
-    assert "Targets" in out
+    like, defaults = _sections(out)  # the lam = 0 comparison comes first
+    assert "| conv-16 | float32 | 1e-06 | implicit_edu.anderson(lam=0) |" in like
+    assert "| conv-16 | float32 | 1e-06 | torchdeq.anderson(lam=0) |" in like
+    assert "per iteration" in like and "torchdeq.broyden" not in like
+    assert "| conv-16 | float32 | 1e-06 | torchdeq.anderson |" in defaults
+    assert "anderson(lam=0)" not in defaults
+    assert "Targets" in defaults and "targets met" in defaults
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--tol", "0", "--tol: must be a number in (0, 1)"),
+        ("--tol", "2", "--tol: must be a number in (0, 1)"),
+        ("--tol", "tight", "--tol: invalid tolerance value"),
+        ("--repeats", "0", "--repeats: must be an integer >= 1"),
+        ("--warmup", "0", "--warmup: must be an integer >= 1"),
+        ("--threads", "-1", "--threads: must be an integer >= 0"),
+        ("--problems", "conv-33", "--problems: invalid choice"),
+        ("--clock", "sundial", "--clock: invalid choice"),
+        ("--device", "abacus", "--device"),
+    ],
+)
+def test_cli_rejects_bad_option_values(capsys, option, value, message):
+    with pytest.raises(SystemExit) as exit_:
+        _cli().main(["--no-torchdeq", option, value])
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_cli_cpu_clock_needs_the_cpu(capsys):
+    with pytest.raises(SystemExit):
+        _cli().main(["--no-torchdeq", "--clock", "cpu", "--device", "meta"])
+    assert "--clock: cpu time measures nothing on device meta" in capsys.readouterr().err
