@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -198,10 +200,73 @@ def test_hqs_step_and_explicit_model_shapes():
 
 
 def test_data_split_and_crops():
-    assert not set(deblur.TRAIN_IMAGES) & set(deblur.TEST_IMAGES)
+    train, val, test = map(set, (deblur.TRAIN_IMAGES, deblur.VALIDATION_IMAGES, deblur.TEST_IMAGES))
+    assert not train & val and not train & test and not val & test and val and test
     crops = deblur.random_crops(("camera",), 5, 16, False, np.random.default_rng(0))
     assert crops.shape == (5, 1, 16, 16) and 0 <= crops.min() and crops.max() <= 1
     assert deblur.load_image("coffee", colour=True).shape[0] == 3
+    names = ("camera", "coins", "clock")
+    crops, sources = deblur.random_crops(
+        names, 8, 16, False, np.random.default_rng(1), balanced=True, return_sources=True
+    )
+    assert sources.tolist() == [0, 1, 2, 0, 1, 2, 0, 1]
+    for crop, source in zip(crops, sources, strict=True):  # each crop lies in its own image
+        image = deblur.load_image(names[source], colour=False)[0]
+        windows = np.lib.stride_tricks.sliding_window_view(image, (16, 16))
+        found = any(
+            np.any(np.all(windows == np.rot90(variant, k), axis=(-1, -2)))
+            for variant in (crop[0], crop[0][:, ::-1])
+            for k in range(4)
+        )
+        assert found
+
+
+def test_data_of_the_configuration():
+    cfg = deblur.config("smoke")
+    data = deblur.make_data(cfg)
+    assert data["validation"].shape == (cfg.validation_crops, 1, cfg.crop, cfg.crop)
+    assert data["test"].shape == (cfg.test_crops, 1, cfg.crop, cfg.crop)
+    assert sorted(set(data["test_image"].tolist())) == list(range(len(deblur.TEST_IMAGES)))
+    counts = np.bincount(data["validation_image"].numpy())
+    assert counts.max() - counts.min() <= 1 and len(counts) == len(deblur.VALIDATION_IMAGES)
+    sigma = data["validation_sigma"].numpy()
+    assert 0 < sigma.min() and sigma.max() < cfg.pretrain_sigma_max
+    noise = (data["validation_noisy"] - data["validation"]).flatten(1).std(dim=1).numpy()
+    np.testing.assert_allclose(noise, sigma, rtol=0.5)  # the noise has the recorded levels
+    blur = deblur.make_blur(cfg)
+    residual = data["test_observed"] - blur.forward(data["test"])
+    assert abs(float(residual.std()) - cfg.noise) < 0.25 * cfg.noise
+
+
+def test_tikhonov_is_chosen_on_validation():
+    cfg = deblur.config("smoke")
+    scores = deblur.tikhonov_scores(cfg)
+    assert tuple(scores) == cfg.tikhonov_grid
+    lam = deblur.choose_tikhonov(cfg)
+    assert scores[lam] == max(scores.values())
+    data, blur = deblur.make_data(cfg), deblur.make_blur(cfg)
+    direct = psnr(blur.tikhonov(data["validation_observed"], lam), data["validation"]).mean()
+    assert np.isclose(float(direct), scores[lam])
+    assert deblur.build_model(cfg, "explicit-x1").lam == lam
+    assert deblur.build_model(cfg, "explicit-x4", lam=0.3).lam == 0.3
+
+
+def test_config_rejects_bad_settings():
+    cfg = deblur.config("smoke")
+    with pytest.raises(ValueError, match="seeds_wide"):
+        dataclasses.replace(cfg, seeds=(0, 1), seeds_wide=3)
+    with pytest.raises(ValueError, match="distinct"):
+        dataclasses.replace(cfg, seeds=(0, 0))
+    with pytest.raises(ValueError, match="tikhonov_grid"):
+        dataclasses.replace(cfg, tikhonov_grid=(0.1, -1.0))
+    with pytest.raises(ValueError, match="validate_every"):
+        dataclasses.replace(cfg, validate_every=0)
+    wide = dataclasses.replace(cfg, seeds=(3, 5, 7), seeds_wide=2)
+    assert wide.seeds_for(1) == (3, 5, 7) and wide.seeds_for(16) == (3, 5)
+    for profile in ("smoke", "cpu", "gpu"):
+        other = deblur.config(profile)
+        assert len(other.seeds) >= 1 and other.seeds_for(16)
+    assert len(deblur.config("gpu").seeds_for(16)) >= 3  # the gpu profile runs 3 seeds of all
 
 
 def test_lipschitz_measurement_of_a_linear_operator():
@@ -223,15 +288,38 @@ def test_lipschitz_measurement_of_a_linear_operator():
         torch.testing.assert_close(ratios[i, 0], torch.tensor(want, dtype=torch.float64))
 
 
-def test_widen_preserves_the_function_and_counts():
-    torch.manual_seed(0)
-    narrow, wide = Denoiser(1, 3, scales=2, blocks=1), Denoiser(1, 6, scales=2, blocks=1)
-    deblur.widen(narrow, wide)
-    x = torch.rand(2, 1, 8, 8)
-    torch.testing.assert_close(wide(x, 0.1), narrow(x, 0.1))
-    assert deblur.parameter_count(wide) > 3 * deblur.parameter_count(narrow)
-    with pytest.raises(ValueError, match="does not fit"):
-        deblur.widen(wide, Denoiser(1, 3, scales=2, blocks=1))
+def test_multiply_adds_of_the_denoiser():
+    # by hand for 2 channels, 2 scales, 4 × 4 pixels: head 2→2 (3×3) on 16 pixels: 576; a
+    # residual block 2→2: 1152; down 2→4 (2×2, stride 2) on 4 pixels: 128; body block 4→4 on 4
+    # pixels: 1152; up 4→2 (transposed, 2×2) from 4 pixels: 128; block 2→2: 1152; tail 2→1: 288
+    assert deblur.denoiser_multiply_adds(Denoiser(1, 2, scales=2, blocks=1), 4) == 4576
+    small, wide = Denoiser(1, 4, 3, 1), Denoiser(1, 8, 3, 1)
+    ratio = deblur.denoiser_multiply_adds(wide, 16) / deblur.denoiser_multiply_adds(small, 16)
+    assert 3 < ratio < 4.1  # doubling the width: about four times the work
+    cfg = deblur.config("smoke")
+    longer = dataclasses.replace(cfg, pretrain_steps=2 * cfg.pretrain_steps)
+    assert deblur.training_multiply_adds(longer) > deblur.training_multiply_adds(cfg) > 0
+    with pytest.raises(TypeError, match="Denoiser"):
+        deblur.denoiser_multiply_adds(torch.nn.Identity(), 4)
+
+
+def test_paired_differences_blocked_by_image():
+    from scipy import stats
+
+    images = np.array([0, 0, 1, 1, 1, 2])
+    values = np.array([1.0, 3.0, 2.0, 2.0, 5.0, 4.0])  # per-image means 2, 3, 4
+    np.testing.assert_allclose(deblur.per_image_means(values, images), [2.0, 3.0, 4.0])
+    # two seeds are averaged first, then blocked
+    np.testing.assert_allclose(
+        deblur.per_image_means(np.stack([values, values + 2]), images), [3.0, 4.0, 5.0]
+    )
+    mean, half, n = deblur.image_blocked_interval(values, images)
+    assert (mean, n) == (3.0, 3)
+    assert np.isclose(half, stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3))
+    with pytest.raises(ValueError, match="match"):
+        deblur.per_image_means(values[:5], images)
+    with pytest.raises(ValueError, match="at least one crop"):
+        deblur.per_image_means(values, np.array([0, 0, 2, 2, 2, 3]))
 
 
 def test_explicit_lipschitz_of_the_tikhonov_model():
@@ -255,12 +343,134 @@ def test_train_models_in_workers_matches_serial(monkeypatch):
     """Smoke-scale training in two spawned worker processes gives the serial result."""
     monkeypatch.setenv("IMPLICIT_EDU_CACHE", "off")
     cfg = deblur.config("smoke")
-    names = ("hqs", "explicit-x1")
+    names = ("hqs", "explicit-x4")
     parallel = deblur.train_models(cfg, names, workers=2, progress=False)
     serial = deblur.train_models(cfg, names, workers=1, progress=False)
-    for name in names:
-        assert np.isfinite(parallel[name]["history"]["loss"]).all()
-        for key, value in serial[name]["model"].items():
-            torch.testing.assert_close(parallel[name]["model"][key], value, rtol=1e-4, atol=1e-5)
+    assert set(parallel.models) == {(name, 0) for name in names}
+    assert set(parallel.denoisers) == {(1, 0), (4, 0)}
+    for key in parallel.models:
+        assert np.isfinite(parallel.models[key]["history"]["loss"]).all()
+        for name, value in serial.models[key]["model"].items():
+            torch.testing.assert_close(
+                parallel.models[key]["model"][name], value, rtol=1e-4, atol=1e-5
+            )
     with pytest.raises(ValueError, match="workers"):
         deblur.train_models(cfg, names, workers=0)
+    with pytest.raises(ValueError, match="unknown model"):
+        deblur.train_models(cfg, ("explicit-x9",))
+
+
+@pytest.fixture(scope="module")
+def trained():
+    """Every model of the smoke profile for seeds 0 and 1, trained once (no cache)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMPLICIT_EDU_CACHE", "off")
+        cfg = deblur.config("smoke")
+        return cfg, deblur.train_models(cfg, progress=False, seeds=(0, 1))
+
+
+def test_every_width_is_pretrained_with_the_same_budget(trained):
+    cfg, result = trained
+    assert set(result.denoisers) == {(m, s) for m in cfg.explicit_multipliers for s in (0, 1)}
+    for (multiplier, _), run in result.denoisers.items():
+        assert len(run["loss"]) == cfg.pretrain_steps
+        width = cfg.width * round(multiplier**0.5)
+        assert run["model"]["head.weight"].shape[0] == width
+    # different seeds give different initial weights and batches
+    first, second = result.denoisers[1, 0]["model"], result.denoisers[1, 1]["model"]
+    assert not torch.equal(first["head.weight"], second["head.weight"])
+
+
+def test_early_stopping_keeps_the_best_validation_weights(trained):
+    """The kept weights are those of the lowest validation loss, for every kind of model."""
+    from implicit_edu.cases.deblur.train import _deblurring_loss, _denoising_loss
+
+    cfg, result = trained
+    data = deblur.make_data(cfg)
+    device = torch.device("cpu")
+    for (name, seed), run in result.models.items():
+        history = run["history"]
+        budget = cfg.implicit_steps if name in ("pgd", "hqs") else cfg.explicit_steps
+        assert history["val_steps"][-1] == budget and len(history["loss"]) == budget
+        every = cfg.validate_every
+        assert history["val_steps"] == sorted({*range(every, budget + 1, every), budget})
+        best = int(np.argmin(history["val_loss"]))
+        assert run["best_step"] == history["val_steps"][best]
+        model = deblur.build_model(cfg, name, lam=result.lam)
+        model.load_state_dict(run["model"])
+        layer = deblur.make_deq(cfg, model) if name in ("pgd", "hqs") else model
+        again = _deblurring_loss(layer, data["validation_observed"], data["validation"], device)
+        assert np.isclose(again, history["val_loss"][best], rtol=1e-4), (name, seed)
+        if name.startswith("explicit"):
+            assert run["lam"] == result.lam == deblur.choose_tikhonov(cfg)
+    for (multiplier, seed), run in result.denoisers.items():
+        every, budget = cfg.validate_every, cfg.pretrain_steps
+        assert run["val_steps"] == sorted({*range(every, budget + 1, every), budget})
+        best = int(np.argmin(run["val_loss"]))
+        assert run["best_step"] == run["val_steps"][best]
+        denoiser = deblur.build_denoiser(cfg, multiplier)
+        denoiser.load_state_dict(run["model"])
+        again = _denoising_loss(
+            denoiser, data["validation_noisy"], data["validation_sigma"], data["validation"], device
+        )
+        assert np.isclose(again, run["val_loss"][best], rtol=1e-4), (multiplier, seed)
+
+
+def test_forward_and_backward_solves_are_recorded(trained):
+    cfg, result = trained
+    for name in ("pgd", "hqs"):
+        for seed in (0, 1):
+            history = result.models[name, seed]["history"]
+            for part, tol, limit in (
+                ("forward", cfg.forward_tol, cfg.forward_max_iter),
+                ("backward", cfg.backward_tol, cfg.backward_max_iter),
+            ):
+                converged = np.asarray(history[f"{part}_converged"], dtype=bool)
+                residual = np.asarray(history[f"{part}_residual"])
+                iterations = np.asarray(history[f"{part}_iterations"])
+                assert len(converged) == len(residual) == len(iterations) == cfg.implicit_steps
+                assert np.all(np.isfinite(residual)) and np.all(residual > 0)
+                assert np.all(residual[converged] <= tol)  # converged means: met the tolerance
+                assert np.all(iterations[~converged] == limit)  # otherwise: ran to the limit
+    assert "forward_converged" not in result.models["explicit-x1", 0]["history"]
+
+
+@pytest.mark.parametrize("name", ["hqs", "explicit-x1"])
+def test_the_weights_of_the_lowest_validation_loss_are_kept(monkeypatch, name):
+    """Validation losses 3, 1, 2, 4 at the four checks: the weights of the second are kept."""
+    from implicit_edu.cases.deblur import train
+
+    monkeypatch.setenv("IMPLICIT_EDU_CACHE", "off")
+    cfg = deblur.config("smoke")
+    fake, seen = iter([3.0, 1.0, 2.0, 4.0]), []
+
+    def loss(layer, *args):
+        model = layer.g if hasattr(layer, "g") else layer
+        seen.append({k: v.detach().clone() for k, v in model.state_dict().items()})
+        return next(fake)
+
+    monkeypatch.setattr(train, "_deblurring_loss", loss)
+    monkeypatch.setattr(train, "_denoising_loss", lambda *args: next(iter([1.0])))
+    budget = cfg.implicit_steps if name == "hqs" else cfg.explicit_steps
+    cfg = dataclasses.replace(cfg, validate_every=budget // 4)
+    denoiser = train._pretrain(cfg, 1, 0, torch.device("cpu"), False)["model"]
+    result = train._train_steps(cfg, name, 0, denoiser, lam=0.05)
+    assert result["history"]["val_loss"] == [3.0, 1.0, 2.0, 4.0]
+    assert result["best_step"] == 2 * budget // 4
+    for key, value in result["model"].items():
+        torch.testing.assert_close(value, seen[1][key])
+    assert any(not torch.equal(value, seen[3][key]) for key, value in result["model"].items())
+
+
+def test_training_without_a_finite_validation_loss_fails_clearly(monkeypatch):
+    from implicit_edu.cases.deblur import train
+
+    monkeypatch.setenv("IMPLICIT_EDU_CACHE", "off")
+    cfg = deblur.config("smoke")
+    monkeypatch.setattr(train, "_deblurring_loss", lambda *args: float("nan"))
+    with pytest.raises(RuntimeError, match="no validation loss was finite"):
+        train._train_steps(cfg, "explicit-x1", 0, None, lam=0.05)
+    monkeypatch.setattr(train, "_denoising_loss", lambda *args: float("inf"))
+    with pytest.raises(RuntimeError, match="pretraining H ×4"):
+        train._pretrain(cfg, 4, 0, torch.device("cpu"), False)
+    assert train._is_best([2.0, float("nan"), 1.0]) and not train._is_best([1.0, float("nan")])

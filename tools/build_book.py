@@ -23,7 +23,7 @@ import sys
 EXPECTED_SECONDS = {
     "book/part4/linear-programs": 473,
     "book/part4/navier-stokes": 523,
-    "book/part4/deblurring": 503,
+    "book/part4/deblurring": 241,
     "book/part4/looped-models": 475,
     "book/part3/regularity": 452,
     "book/part3/first-model": 79,

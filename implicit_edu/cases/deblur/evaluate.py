@@ -7,16 +7,20 @@
   Computed in float64: ‖δ‖ = ε s_f is tiny where the singular value s_f is small.
 * Contraction: ‖∂G/∂y‖₂ at the iterates from the operator's initial state (the one its solves
   start from), by power iteration: is the trained operator a contraction where it is used?
+* Paired comparisons blocked by image: crops of one photograph are not independent, so the
+  t-interval of a paired difference is taken over the per-image means of the crop differences.
 """
 
 from __future__ import annotations
 
 import copy
 
+import numpy as np
 import torch
 from torch import nn
 
 from implicit_edu.cases.deblur.physics import BlurOperator, psnr
+from implicit_edu.cases.stats import paired_interval
 from implicit_edu.lipschitz import empirical_lipschitz, lipschitz_trace, spectral_norm
 
 __all__ = [
@@ -26,6 +30,8 @@ __all__ = [
     "lipschitz_against_iterations",
     "explicit_lipschitz",
     "state_jacobian_norms",
+    "per_image_means",
+    "image_blocked_interval",
 ]
 
 
@@ -153,3 +159,33 @@ def state_jacobian_norms(
         with torch.no_grad():
             y = op(y, x)
     return torch.stack(rows)
+
+
+def per_image_means(values, images, count: int | None = None) -> np.ndarray:
+    """The mean of ``values`` (one per crop, or shape (seeds, crops): averaged over the seeds
+    first) over the crops of each image: shape (count,), ``images`` giving each crop's image.
+
+    These are the blocks of the chapter's paired comparisons: crops of one photograph are not
+    independent, photographs are.
+    """
+    values = np.asarray(values, dtype=float)
+    images = np.asarray(images).ravel()
+    if values.ndim == 2:
+        values = values.mean(axis=0)
+    if values.shape != images.shape:
+        raise ValueError(
+            f"values {values.shape} and image indices {images.shape} must match per crop"
+        )
+    count = int(images.max()) + 1 if count is None else count
+    if set(np.unique(images)) != set(range(count)):
+        raise ValueError(f"every image 0..{count - 1} needs at least one crop")
+    return np.array([values[images == i].mean() for i in range(count)])
+
+
+def image_blocked_interval(differences, images, confidence: float = 0.95):
+    """Paired differences blocked by image: (mean, ±, n) of the t-quantile interval over the
+    per-image means of the crop differences (:func:`per_image_means`), n = number of images.
+
+    See :func:`implicit_edu.cases.stats.paired_interval`.
+    """
+    return paired_interval(per_image_means(differences, images), confidence)

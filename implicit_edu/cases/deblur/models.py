@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -26,7 +27,7 @@ __all__ = [
     "ImplicitHQS",
     "ExplicitDeblur",
     "parameter_count",
-    "widen",
+    "denoiser_multiply_adds",
 ]
 
 
@@ -107,36 +108,33 @@ class Denoiser(nn.Module):
         return y + self.tail(z)
 
 
-def widen(narrow: Denoiser, wide: Denoiser) -> Denoiser:
-    """Copy ``narrow`` into the wider ``wide`` so that ``wide`` computes the same function.
+def denoiser_multiply_adds(denoiser: Denoiser, size: int) -> int:
+    """Multiply-adds of the convolutions in one evaluation of H on one ``size`` × ``size`` image.
 
-    Every weight of ``narrow`` goes into the leading block of the matching weight of ``wide``;
-    the weights from the new channels into the old ones are set to 0, so the old channels
-    compute exactly what they computed in ``narrow`` and the new ones (randomly initialised)
-    do not reach the output yet. Training then uses the extra width (function-preserving
-    widening, as in Net2Net). Returns ``wide``.
+    Counted by forward hooks on a copy of H on PyTorch's "meta" device (shapes only, no
+    arithmetic): for a convolution, output elements × (input channels × kernel area); for a
+    transposed convolution, input elements × (output channels × kernel area).
     """
-    if not (isinstance(narrow, Denoiser) and isinstance(wide, Denoiser)):
-        raise TypeError("widen expects two Denoiser modules")
-    modules = dict(wide.named_modules())
-    old = narrow.state_dict()
+    if not isinstance(denoiser, Denoiser):
+        raise TypeError(f"denoiser must be a Denoiser, got {type(denoiser).__name__}")
+    if not (isinstance(size, int) and size >= 1):
+        raise ValueError(f"size must be a positive integer, got {size!r}")
+    meta = copy.deepcopy(denoiser).to("meta")
+    total = 0
+
+    def count(module, inputs, output):
+        nonlocal total
+        if isinstance(module, nn.ConvTranspose2d):
+            total += inputs[0][0].numel() * module.weight[0].numel()
+        else:
+            total += output[0].numel() * module.weight[0].numel()
+
+    for module in meta.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+            module.register_forward_hook(count)
     with torch.no_grad():
-        for name, target in wide.state_dict().items():
-            source = old[name]
-            if source.dim() != target.dim() or any(
-                a > b for a, b in zip(source.shape, target.shape, strict=True)
-            ):
-                raise ValueError(
-                    f"{name}: {tuple(source.shape)} does not fit {tuple(target.shape)}"
-                )
-            module = modules[name.rsplit(".", 1)[0]]
-            out_dim, in_dim = (1, 0) if isinstance(module, nn.ConvTranspose2d) else (0, 1)
-            target[tuple(slice(0, n) for n in source.shape)] = source
-            block = [slice(None)] * target.dim()
-            block[out_dim] = slice(0, source.shape[out_dim])
-            block[in_dim] = slice(source.shape[in_dim], None)
-            target[tuple(block)] = 0
-    return wide
+        meta(torch.zeros(1, denoiser.channels, size, size, device="meta"), 0.1)
+    return total
 
 
 class _PlugAndPlay(nn.Module):
@@ -205,7 +203,10 @@ class ImplicitHQS(_PlugAndPlay):
 
 
 class ExplicitDeblur(_PlugAndPlay):
-    """The explicit baseline: H once on the fixed Tikhonov estimate (AᵀA + λI)⁻¹ Aᵀ x."""
+    """The explicit baseline: H once on the fixed Tikhonov estimate (AᵀA + λI)⁻¹ Aᵀ x.
+
+    λ is not learned: the chapter chooses it on the validation images (``choose_tikhonov``).
+    """
 
     def __init__(self, denoiser, blur, lam: float = 0.02, sigma: float = 0.03) -> None:
         super().__init__(denoiser, blur, sigma)
