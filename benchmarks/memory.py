@@ -6,10 +6,10 @@
 
 For every iteration count N and backward mode it runs one training step (forward with exactly N
 Picard steps, loss, backward) of a DEQ layer on the operator g(y, x) = tanh(A y + B x + b) with
-||A||₂ = 0.9 (``implicit_edu.memory.LinearTanhOperator``), and prints a table of the bytes autograd
-saved for backward, the peak memory of the step and its median time; then the memory ratio
-unrolled / ift at the largest N. See the chapter "Differentiating through a fixed point" and
-``implicit_edu/memory.py`` for what is measured and how.
+||A||₂ = 0.9 (``implicit_edu.experiments.memory.LinearTanhOperator``), and prints a table of the
+bytes autograd saved for backward, the peak memory of the step and its median time; then the memory
+ratio unrolled / ift at the largest N. See the chapter "Differentiating through a fixed point" and
+``implicit_edu/experiments/memory.py`` for what is measured and how.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from implicit_edu.deq import BACKWARD_MODES  # noqa: E402
-from implicit_edu.memory import (  # noqa: E402
+from implicit_edu.core.deq import BACKWARD_MODES  # noqa: E402
+from implicit_edu.experiments.memory import (  # noqa: E402
     LinearTanhOperator,
     fixed_iteration_layer,
     format_table,

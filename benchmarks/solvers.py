@@ -12,9 +12,9 @@ Two comparisons, printed in this order:
    against TorchDEQ's fixed_point_iter, anderson_solver (its absolute λ = 1e-4) and broyden_solver.
    On the four small problems at 1e-6 this is the case where an absolute λ matters most.
 
-The problems and the timing harness are in ``implicit_edu.bench`` (the chapter "Fixed-point
-solvers" uses them too); this script only adds TorchDEQ's solvers through a small adapter,
-so that ``implicit_edu`` itself never imports ``torchdeq``. ``pip install torchdeq`` first.
+The problems and the timing harness are in ``implicit_edu.experiments.bench`` (the chapter
+"Fixed-point solvers" uses them too); this script only adds TorchDEQ's solvers through a small
+adapter, so that ``implicit_edu`` itself never imports ``torchdeq``. ``pip install torchdeq`` first.
 How to read the output and the choices that make the comparison fair: benchmarks/README.md.
 """
 
@@ -36,7 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
-from implicit_edu.bench import (  # noqa: E402
+from implicit_edu.experiments.bench import (  # noqa: E402
     ALL_PROBLEM_NAMES,
     SolveOutcome,
     Solver,

@@ -1,4 +1,4 @@
-"""Tests of implicit_edu.bench (the solver benchmark's problems and harness) and of the
+"""Tests of implicit_edu.experiments.bench (the solver benchmark's problems and harness) and of the
 command-line benchmark benchmarks/solvers.py."""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from implicit_edu import bench, fixed_point
-from implicit_edu.lipschitz import spectral_norm
+from implicit_edu import fixed_point
+from implicit_edu.analysis.lipschitz import spectral_norm
+from implicit_edu.experiments import bench
 
 ROOT = Path(__file__).resolve().parents[1]
 F64 = torch.float64

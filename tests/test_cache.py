@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_edu.cases import cache
+from implicit_edu.runtime import cache
 
 
 @dataclasses.dataclass

@@ -1,4 +1,4 @@
-"""Certified Lipschitz bounds (implicit_edu.certificates) on networks with known constants.
+"""Certified Lipschitz bounds (implicit_edu.analysis.certificates) on networks with known constants.
 
 For ``f(x) = W2 σ(W1 x + b1)`` with σ slope-restricted in [0, 1] the LipSDP bound must lie between
 the true (or a sampled, lower) Lipschitz constant and the naive bound ``‖W2‖₂ ‖W1‖₂``.
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_edu import certificates
+from implicit_edu.analysis import certificates
 
 DTYPE = torch.float64
 SLACK = 1e-7  # relative: the bound is verified in floating point

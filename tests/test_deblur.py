@@ -10,8 +10,8 @@ import torch
 from skimage.metrics import peak_signal_noise_ratio
 
 from implicit_edu import DEQ
-from implicit_edu.cases import deblur
-from implicit_edu.cases.deblur import (
+from implicit_edu.experiments import deblur
+from implicit_edu.experiments.deblur import (
     BlurOperator,
     Denoiser,
     ImplicitHQS,
@@ -383,7 +383,7 @@ def test_every_width_is_pretrained_with_the_same_budget(trained):
 
 def test_early_stopping_keeps_the_best_validation_weights(trained):
     """The kept weights are those of the lowest validation loss, for every kind of model."""
-    from implicit_edu.cases.deblur.train import _deblurring_loss, _denoising_loss
+    from implicit_edu.experiments.deblur.train import _deblurring_loss, _denoising_loss
 
     cfg, result = trained
     data = deblur.make_data(cfg)
@@ -438,7 +438,7 @@ def test_forward_and_backward_solves_are_recorded(trained):
 @pytest.mark.parametrize("name", ["hqs", "explicit-x1"])
 def test_the_weights_of_the_lowest_validation_loss_are_kept(monkeypatch, name):
     """Validation losses 3, 1, 2, 4 at the four checks: the weights of the second are kept."""
-    from implicit_edu.cases.deblur import train
+    from implicit_edu.experiments.deblur import train
 
     monkeypatch.setenv("IMPLICIT_EDU_CACHE", "off")
     cfg = deblur.config("smoke")
@@ -463,7 +463,7 @@ def test_the_weights_of_the_lowest_validation_loss_are_kept(monkeypatch, name):
 
 
 def test_training_without_a_finite_validation_loss_fails_clearly(monkeypatch):
-    from implicit_edu.cases.deblur import train
+    from implicit_edu.experiments.deblur import train
 
     monkeypatch.setenv("IMPLICIT_EDU_CACHE", "off")
     cfg = deblur.config("smoke")

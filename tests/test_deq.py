@@ -1,5 +1,5 @@
-"""Tests of implicit_edu.deq: implicit gradients against finite differences and unrolled backprop,
-the approximate gradients (jfb, phantom), bookkeeping, errors, warnings and memory."""
+"""Tests of implicit_edu.core.deq: implicit gradients against finite differences and unrolled
+backprop, the approximate gradients (jfb, phantom), bookkeeping, errors, warnings and memory."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from torch.autograd.graph import saved_tensors_hooks
 from torch.func import functional_call
 
-from implicit_edu.deq import DEQ, DEQConvergenceWarning, TanhOperator
-from implicit_edu.solvers import FixedPointResult
+from implicit_edu.core.deq import DEQ, DEQConvergenceWarning, TanhOperator
+from implicit_edu.core.solvers import FixedPointResult
 
 F64 = torch.float64
 TIGHT = {"tol": 1e-12, "max_iter": 300}  # converged to round-off for mu <= 0.9

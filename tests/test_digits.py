@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_edu import digits
-from implicit_edu.digits import ExplicitClassifier, ImplicitClassifier
+from implicit_edu.experiments import digits
+from implicit_edu.experiments.digits import ExplicitClassifier, ImplicitClassifier
 
 
 @pytest.fixture(autouse=True)

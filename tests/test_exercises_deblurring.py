@@ -8,8 +8,8 @@ import math
 import numpy as np
 import pytest
 
-from implicit_edu.cases.deblur import BlurOperator, motion_kernel
 from implicit_edu.exercises import deblurring as check
+from implicit_edu.experiments.deblur import BlurOperator, motion_kernel
 
 # --- the estimator for a subspace M ------------------------------------------------------------
 

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from implicit_edu.digits import ImplicitClassifier
 from implicit_edu.exercises import first_model as check
+from implicit_edu.experiments.digits import ImplicitClassifier
 
 # --- the parameter count of the implicit classifier -------------------------------------------
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from rapidfuzz.distance import Levenshtein
 
-from implicit_edu.cases.reasoning import (
+from implicit_edu.exercises import reasoning as check
+from implicit_edu.experiments.reasoning import (
     RecurrentConvNet,
     answer_text,
     chain_data,
@@ -17,7 +18,6 @@ from implicit_edu.cases.reasoning import (
     prompt_text,
     word_levenshtein,
 )
-from implicit_edu.exercises import reasoning as check
 
 # --- the iterations a prefix sum needs --------------------------------------------------------
 

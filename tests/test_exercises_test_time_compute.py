@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from implicit_edu import certificates
+from implicit_edu.analysis import certificates
 from implicit_edu.exercises import test_time_compute as ttc
 
 

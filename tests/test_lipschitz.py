@@ -1,9 +1,10 @@
-"""Lipschitz estimators on maps with known constants (implicit_edu.lipschitz)."""
+"""Lipschitz estimators on maps with known constants (implicit_edu.analysis.lipschitz)."""
 
 import pytest
 import torch
 
-from implicit_edu import lipschitz, toy
+from implicit_edu.analysis import lipschitz
+from implicit_edu.experiments import toy
 
 DTYPE = torch.float64
 

@@ -9,8 +9,8 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
-from implicit_edu.cases import lp
-from implicit_edu.cases.cache import config_key
+from implicit_edu.experiments import lp
+from implicit_edu.runtime.cache import config_key
 
 
 def _linprog(instance: lp.LPInstance):

@@ -1,6 +1,6 @@
-"""Tests of implicit_edu.memory and benchmarks/memory.py: what autograd saves for backward grows
-with the iteration count for unrolled backprop and not for the implicit backward; the peak
-tracker counts what it should; the records and the command line."""
+"""Tests of implicit_edu.experiments.memory and benchmarks/memory.py: what autograd saves for
+backward grows with the iteration count for unrolled backprop and not for the implicit backward;
+the peak tracker counts what it should; the records and the command line."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from implicit_edu.deq import DEQ
-from implicit_edu.memory import (
+from implicit_edu.core.deq import DEQ
+from implicit_edu.experiments.memory import (
     LinearTanhOperator,
     PeakMemoryTracker,
     StepCost,

@@ -10,11 +10,10 @@ import pytest
 import torch
 from scipy import stats
 
-from implicit_edu.cases.cache import code_hash
-from implicit_edu.cases.navier_stokes import data, evaluate, physics, train
-from implicit_edu.cases.navier_stokes.config import DataConfig, config
-from implicit_edu.cases.navier_stokes.models import ExplicitFNO, ImplicitFNO, SpectralConv
-from implicit_edu.cases.navier_stokes.physics import (
+from implicit_edu.experiments.navier_stokes import data, evaluate, physics, train
+from implicit_edu.experiments.navier_stokes.config import DataConfig, config
+from implicit_edu.experiments.navier_stokes.models import ExplicitFNO, ImplicitFNO, SpectralConv
+from implicit_edu.experiments.navier_stokes.physics import (
     SpectralGrid,
     advection,
     kolmogorov_forcing,
@@ -22,6 +21,7 @@ from implicit_edu.cases.navier_stokes.physics import (
     steady_residual,
     stokes_solution,
 )
+from implicit_edu.runtime.cache import code_hash
 
 NU, DRAG = 0.05, 0.1  # the case study's flows
 

@@ -6,7 +6,7 @@ import operator
 
 import pytest
 
-from implicit_edu.cases import parallel
+from implicit_edu.runtime import parallel
 
 
 def test_jobs_run_in_workers_and_keep_their_order():

@@ -1,10 +1,10 @@
-"""Scale profiles, device selection and seeding (implicit_edu.profiles)."""
+"""Scale profiles, device selection and seeding (implicit_edu.runtime.profiles)."""
 
 import numpy as np
 import pytest
 import torch
 
-from implicit_edu import profiles
+from implicit_edu.runtime import profiles
 
 
 def test_profile_from_environment(monkeypatch):
@@ -48,7 +48,7 @@ def test_device_is_usable():
 def test_glue_stores_numpy_and_torch_scalars_as_python_numbers(monkeypatch):
     import myst_nb
 
-    import implicit_edu.notebook as notebook
+    import implicit_edu.runtime.notebook as notebook
 
     stored = {}
     monkeypatch.setattr(

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-from implicit_edu.cases.reasoning import data, evaluate, huginn, train
-from implicit_edu.cases.reasoning.config import KINDS, config
-from implicit_edu.cases.reasoning.models import (
+from implicit_edu.experiments.reasoning import data, evaluate, huginn, train
+from implicit_edu.experiments.reasoning.config import KINDS, config
+from implicit_edu.experiments.reasoning.models import (
     ExplicitTransformer,
     FeedForwardConvNet,
     LoopedTransformer,
@@ -81,10 +81,10 @@ def test_semantic_pairs_differ_in_one_or_two_words_and_never_repeat():
 
 
 def test_semantic_pairs_ship_inside_the_package(root: Path):
-    path = root / "implicit_edu" / "cases" / "reasoning" / "semantic_pairs.json"
+    path = root / "implicit_edu" / "experiments" / "reasoning" / "semantic_pairs.json"
     assert json.loads(path.read_text())["pairs"][0] == list(data.semantic_pairs()[0])
     pyproject = (root / "pyproject.toml").read_text()
-    assert '"implicit_edu.cases.reasoning" = ["semantic_pairs.json"]' in pyproject
+    assert '"implicit_edu.experiments.reasoning" = ["semantic_pairs.json"]' in pyproject
 
 
 # ----------------------------------------------------------------------------- prefix sums

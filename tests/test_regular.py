@@ -1,5 +1,5 @@
-"""The regular parametrisations of implicit_edu.regular keep their certified contraction bounds,
-plug into DEQ, and pass gradients."""
+"""The regular parametrisations of implicit_edu.core.regular keep their certified contraction
+bounds, plug into DEQ, and pass gradients."""
 
 import math
 import pickle
@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from implicit_edu import DEQ, fixed_point
-from implicit_edu.regular import (
+from implicit_edu.core.regular import (
     AdaptiveStep,
     AveragedOperator,
     LipschitzMLP,

@@ -1,4 +1,4 @@
-"""Tests of implicit_edu.solvers: fixed points with a closed form, speed, failure modes."""
+"""Tests of implicit_edu.core.solvers: fixed points with a closed form, speed, failure modes."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from implicit_edu.solvers import FixedPointResult, fixed_point
+from implicit_edu.core.solvers import FixedPointResult, fixed_point
 
 METHODS = ["picard", "km", "anderson", "broyden"]
 DOTTIE = 0.7390851332151607  # the fixed point of cos
@@ -130,7 +130,7 @@ def test_broyden_restart_when_memory_is_full():
 
 
 def test_broyden_secant_condition_holds_at_every_update_including_restarts():
-    from implicit_edu.solvers import _Broyden
+    from implicit_edu.core.solvers import _Broyden
 
     torch.manual_seed(0)
     n = 6

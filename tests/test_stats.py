@@ -1,4 +1,4 @@
-"""Paired differences and their t-quantile intervals (implicit_edu.cases.stats)."""
+"""Paired differences and their t-quantile intervals (implicit_edu.runtime.stats)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from implicit_edu.cases.stats import paired_interval
+from implicit_edu.runtime.stats import paired_interval
 
 
 def test_paired_interval_is_scipys_t_interval():

@@ -1,4 +1,5 @@
-"""Part II's theorems on random regular operators and the talk example (implicit_edu.theory)."""
+"""Part II's theorems on random regular operators and the talk example
+(implicit_edu.analysis.theory)."""
 
 import math
 
@@ -7,7 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from implicit_edu import theory, toy
+from implicit_edu.analysis import theory
+from implicit_edu.experiments import toy
 
 DTYPE = torch.float64
 PROPERTY = settings(max_examples=25, deadline=None)

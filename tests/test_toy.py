@@ -1,11 +1,12 @@
-"""The 1/x operator and the learned models of chapter 2 (implicit_edu.toy)."""
+"""The 1/x operator and the learned models of chapter 2 (implicit_edu.experiments.toy)."""
 
 import math
 
 import pytest
 import torch
 
-from implicit_edu import fixed_point, toy
+from implicit_edu import fixed_point
+from implicit_edu.experiments import toy
 
 
 def test_fixed_point_is_one_over_x():

@@ -11,7 +11,7 @@ from implicit_edu.exercises._common import WrongAnswer, correct, require_callabl
 
 def _implicit_count(width: int) -> int:
     """Parameters of the implicit classifier, counted from the module itself."""
-    from implicit_edu.digits import ImplicitClassifier, parameter_count
+    from implicit_edu.experiments.digits import ImplicitClassifier, parameter_count
 
     return parameter_count(ImplicitClassifier(width))
 

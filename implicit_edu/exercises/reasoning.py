@@ -121,7 +121,7 @@ def check_text_ratio(text_ratio) -> bool:
 
     The ratio is undefined for x = y (Lev(x, y) = 0); the check uses pairs of different prompts.
     """
-    from implicit_edu.cases.reasoning import word_levenshtein as lev
+    from implicit_edu.experiments.reasoning import word_levenshtein as lev
 
     text_ratio = require_callable(text_ratio, "text_ratio(out_x, out_y, x, y)")
     answers = {

@@ -6,8 +6,8 @@ import math
 
 import torch
 
+from implicit_edu.analysis.theory import talk_example
 from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
-from implicit_edu.theory import talk_example
 
 # Nested log-spaced grids of (0, ∞): [1e-k, 1e+k] with the same density (200 points per decade),
 # so that a difference quotient that grows from one grid to the next reveals a slope that is

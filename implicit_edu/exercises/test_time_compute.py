@@ -194,7 +194,7 @@ def check_recursion_bound(bound) -> bool:
 
 @functools.lru_cache(maxsize=1)
 def _exercise_weights() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    from implicit_edu.certificates import lipschitz_upper_bound_sdp
+    from implicit_edu.analysis.certificates import lipschitz_upper_bound_sdp
 
     g = torch.Generator().manual_seed(2026)
     n, d, m = 3, 2, 12
@@ -221,7 +221,7 @@ def check_certified_operator(mu, L_x) -> bool:
     ``mu``: the LipSDP bound on the contraction factor of ``y ↦ G(y, x)`` (weights W, V);
     ``L_x``: the LipSDP bound on the Lipschitz constant of ``x ↦ G(y, x)`` (weights U, V).
     """
-    from implicit_edu.certificates import lipsdp_neuron
+    from implicit_edu.analysis.certificates import lipsdp_neuron
 
     mu = require_number(mu, "mu")
     L_x = require_number(L_x, "L_x")
