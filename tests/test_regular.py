@@ -129,8 +129,8 @@ def test_damping_does_not_move_the_fixed_point():
     x = torch.randn(20, 2, generator=_gen(6))
     y0 = torch.zeros(20, 5)
     with torch.no_grad():
-        y_h = fixed_point(lambda y: h(y, x), y0, method="anderson", tol=1e-13, max_iter=300).y
-        y_g = fixed_point(lambda y: op(y, x), y0, method="anderson", tol=1e-13, max_iter=300).y
+        y_h = fixed_point(lambda y: h(y, x), y0, solver="anderson", tol=1e-13, max_iter=300).y
+        y_g = fixed_point(lambda y: op(y, x), y0, solver="anderson", tol=1e-13, max_iter=300).y
     assert torch.allclose(y_h, y_g, atol=1e-10)
 
 
@@ -221,7 +221,7 @@ def test_monotone_identity_activation_is_a_linear_solve():
     op = MonotoneOperator(5, 2, m=0.4, activation="identity", generator=_gen(4))
     x = torch.randn(7, 2, generator=_gen(5))
     with torch.no_grad():
-        z = fixed_point(lambda s: op(s, x), op.initial_state(x), method="anderson", tol=1e-13).y
+        z = fixed_point(lambda s: op(s, x), op.initial_state(x), solver="anderson", tol=1e-13).y
         exact = torch.linalg.solve(torch.eye(5) - op.W, (x @ op.U.T + op.b).T).T
     assert torch.allclose(z, exact, atol=1e-10)
 

@@ -60,28 +60,30 @@ def relative_residual(g, y: torch.Tensor) -> torch.Tensor:
 # ---------------------------------------------------------------- closed-form fixed points
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_affine_map(method):
+@pytest.mark.parametrize("solver", METHODS)
+def test_affine_map(solver):
     g, y_star = random_affine(n=10, batch=5, contraction=0.8, seed=1)
-    result = fixed_point(g, torch.zeros(5, 10, dtype=F64), method, tol=1e-10, max_iter=500)
+    result = fixed_point(g, torch.zeros(5, 10, dtype=F64), solver, tol=1e-10, max_iter=500)
     assert result.converged, result.reason
     error = (result.y - y_star).norm(dim=1) / y_star.norm(dim=1)
     assert error.max() < 1e-6
     assert result.y.shape == (5, 10) and result.y.dtype == F64
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_inverse_operator(method):
+@pytest.mark.parametrize("solver", METHODS)
+def test_inverse_operator(solver):
     x = torch.tensor([1.0, 0.8, 0.5, 0.3, 0.1], dtype=F64)
-    result = fixed_point(inverse_operator(x), torch.ones(5, dtype=F64), method, 1e-10, 1000)
+    result = fixed_point(
+        inverse_operator(x), torch.ones(5, dtype=F64), solver, tol=1e-10, max_iter=1000
+    )
     assert result.converged, result.reason
     torch.testing.assert_close(result.y, 1 / x, rtol=1e-7, atol=0)
     assert result.sample_residuals.shape == (5,)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_cos_dottie_number(method):
-    result = fixed_point(torch.cos, torch.tensor(1.0, dtype=F64), method, tol=1e-12)
+@pytest.mark.parametrize("solver", METHODS)
+def test_cos_dottie_number(solver):
+    result = fixed_point(torch.cos, torch.tensor(1.0, dtype=F64), solver, tol=1e-12)
     assert result.converged, result.reason
     assert result.y.shape == ()  # a 0-dim y0 gives a 0-dim y
     assert abs(result.y.item() - DOTTIE) < 1e-10
@@ -93,11 +95,11 @@ def test_cos_dottie_number(method):
 def test_anderson_and_broyden_beat_picard_on_tanh_layer():
     g, y0 = tanh_layer(F64)
     counts = {}
-    for method in ["picard", "anderson", "broyden"]:
-        result = fixed_point(g, y0, method, tol=1e-8, max_iter=500)
-        assert result.converged, (method, result.reason)
+    for solver in ["picard", "anderson", "broyden"]:
+        result = fixed_point(g, y0, solver, tol=1e-8, max_iter=500)
+        assert result.converged, (solver, result.reason)
         assert result.sample_residuals.max() <= 1e-8
-        counts[method] = result.iterations
+        counts[solver] = result.iterations
     assert counts["anderson"] < counts["picard"]
     assert counts["broyden"] < counts["picard"]
 
@@ -152,16 +154,18 @@ def test_broyden_secant_condition_holds_at_every_update_including_restarts():
 # ------------------------------------------------------------------ per-sample judgement
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_every_sample_is_judged_on_its_own(method):
+@pytest.mark.parametrize("solver", METHODS)
+def test_every_sample_is_judged_on_its_own(solver):
     c = torch.tensor([0.1, 0.95], dtype=F64)  # sample 0 contracts fast, sample 1 slowly
-    result = fixed_point(lambda y: c * y + 1.0, torch.zeros(2, dtype=F64), method, 1e-10, 2000)
+    result = fixed_point(
+        lambda y: c * y + 1.0, torch.zeros(2, dtype=F64), solver, tol=1e-10, max_iter=2000
+    )
     assert result.converged, result.reason
     assert (result.sample_residuals <= 1e-10).all()
     torch.testing.assert_close(result.y, 1 / (1 - c), rtol=1e-8, atol=0)
     assert len(result.residuals) == result.iterations
     assert result.residuals[-1] <= 1e-10 < result.residuals[-2]
-    if method in ("picard", "km"):  # monotone on this linear map
+    if solver in ("picard", "km"):  # monotone on this linear map
         r = result.residuals
         assert all(r[i + 1] <= r[i] * (1 + 1e-12) for i in range(len(r) - 1))
 
@@ -188,10 +192,10 @@ def test_anderson_singular_system_falls_back_and_says_so():
 # ------------------------------------------------------------- the best iterate is kept
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_returned_y_has_the_reported_residual(method):
+@pytest.mark.parametrize("solver", METHODS)
+def test_returned_y_has_the_reported_residual(solver):
     g, y0 = tanh_layer(F64, width=16, batch=3)
-    result = fixed_point(g, y0, method, tol=1e-9, max_iter=500)
+    result = fixed_point(g, y0, solver, tol=1e-9, max_iter=500)
     assert result.converged
     assert (result.sample_residuals <= 1e-9).all()
     torch.testing.assert_close(relative_residual(g, result.y), result.sample_residuals)
@@ -216,8 +220,8 @@ def test_lowest_residual_iterate_is_returned_when_the_iteration_turns_bad():
 # ------------------------------------------------------------------------ failure modes
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_non_finite_value_stops_the_solve(method):
+@pytest.mark.parametrize("solver", METHODS)
+def test_non_finite_value_stops_the_solve(solver):
     calls = 0
 
     def g(y):
@@ -225,7 +229,7 @@ def test_non_finite_value_stops_the_solve(method):
         calls += 1
         return torch.full_like(y, math.inf) if calls == 3 else 0.5 * y + 1.0
 
-    result = fixed_point(g, torch.zeros(2, 3, dtype=F64), method, tol=1e-12)
+    result = fixed_point(g, torch.zeros(2, 3, dtype=F64), solver, tol=1e-12)
     assert not result.converged
     assert "non-finite" in result.reason and "iteration 3" in result.reason
     assert result.iterations == 3 == len(result.residuals)
@@ -241,10 +245,10 @@ def test_non_finite_at_first_evaluation_returns_y0():
     torch.testing.assert_close(result.y, y0)
 
 
-@pytest.mark.parametrize("method", METHODS)
-def test_no_fixed_point_does_not_converge(method):
+@pytest.mark.parametrize("solver", METHODS)
+def test_no_fixed_point_does_not_converge(solver):
     x = torch.zeros(3, dtype=F64)  # y -> y + η has no fixed point
-    result = fixed_point(inverse_operator(x), torch.ones(3, dtype=F64), method, max_iter=100)
+    result = fixed_point(inverse_operator(x), torch.ones(3, dtype=F64), solver, max_iter=100)
     assert not result.converged
     assert result.reason.startswith("max_iter reached")
     assert f"{result.residuals[-1]:.2e}" in result.reason
@@ -261,12 +265,12 @@ def test_picard_diverges_when_eta_x_is_3():
     assert result.iterations < 500
 
 
-@pytest.mark.parametrize("method", ["picard", "km"])
-def test_an_overflowing_norm_is_not_convergence(method):
+@pytest.mark.parametrize("solver", ["picard", "km"])
+def test_an_overflowing_norm_is_not_convergence(solver):
     # y -> 2y + 1 diverges under Picard and KM (Anderson and Broyden find its repelling fixed
     # point -1, correctly); in float32 ||g(y)|| overflows to inf before ||g(y) - y|| does, and
     # the relative residual ||g(y) - y|| / ||g(y)|| would read 0
-    result = fixed_point(lambda y: 2 * y + 1, torch.ones(4, 8), method, max_iter=200)
+    result = fixed_point(lambda y: 2 * y + 1, torch.ones(4, 8), solver, max_iter=200)
     assert not result.converged, result.reason
     if not result.reason.startswith("max_iter"):
         assert "non-finite" in result.reason
@@ -278,11 +282,11 @@ def test_the_overflow_is_named_in_the_reason():
     assert not result.converged and "overflowed" in result.reason
 
 
-@pytest.mark.parametrize("method", ["km", "anderson", "broyden"])
-def test_other_methods_find_the_repelling_fixed_point(method):
+@pytest.mark.parametrize("solver", ["km", "anderson", "broyden"])
+def test_other_methods_find_the_repelling_fixed_point(solver):
     # The fixed point 1/x exists even when η x = 3; it is only repelling for Picard.
     x = torch.tensor([6.0], dtype=F64)
-    result = fixed_point(inverse_operator(x), torch.ones(1, dtype=F64), method, tol=1e-10)
+    result = fixed_point(inverse_operator(x), torch.ones(1, dtype=F64), solver, tol=1e-10)
     assert result.converged, result.reason
     assert abs(result.y.item() - 1 / 6) < 1e-9
 
@@ -297,19 +301,19 @@ def identity(y):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"method": "newton"}, r"unknown method 'newton'; valid methods: 'picard', 'km'"),
+        ({"solver": "newton"}, r"unknown solver 'newton'; valid solvers: 'picard', 'km'"),
         (
-            {"method": "anderson", "mm": 3},
-            r"unknown option 'mm' for method 'anderson'; "
+            {"solver": "anderson", "mm": 3},
+            r"unknown option 'mm' for solver 'anderson'; "
             r"valid options: m, lam, beta",
         ),
-        ({"method": "picard", "alpha": 0.5}, r"unknown option 'alpha' for method 'picard'"),
-        ({"method": "km", "alpha": 0.0}, r"alpha must be a number in \(0, 1\]"),
-        ({"method": "km", "alpha": 1.5}, r"alpha must be a number in \(0, 1\]"),
-        ({"method": "anderson", "m": 0}, r"m must be an integer >= 1"),
-        ({"method": "anderson", "lam": -1.0}, r"lam must be a finite number >= 0"),
-        ({"method": "anderson", "beta": 0.0}, r"beta must be a number in \(0, 1\]"),
-        ({"method": "broyden", "memory": 0}, r"memory must be an integer >= 1"),
+        ({"solver": "picard", "alpha": 0.5}, r"unknown option 'alpha' for solver 'picard'"),
+        ({"solver": "km", "alpha": 0.0}, r"alpha must be a number in \(0, 1\]"),
+        ({"solver": "km", "alpha": 1.5}, r"alpha must be a number in \(0, 1\]"),
+        ({"solver": "anderson", "m": 0}, r"m must be an integer >= 1"),
+        ({"solver": "anderson", "lam": -1.0}, r"lam must be a finite number >= 0"),
+        ({"solver": "anderson", "beta": 0.0}, r"beta must be a number in \(0, 1\]"),
+        ({"solver": "broyden", "memory": 0}, r"memory must be an integer >= 1"),
         ({"tol": 0.0}, r"tol must be a finite number > 0"),
         ({"tol": -1e-6}, r"tol must be a finite number > 0"),
         ({"max_iter": 0}, r"max_iter must be an integer >= 1"),
@@ -318,6 +322,16 @@ def identity(y):
 def test_invalid_arguments(kwargs, message):
     with pytest.raises(ValueError, match=message):
         fixed_point(identity, torch.zeros(2, 3), **kwargs)
+
+
+def test_the_old_argument_name_method_says_what_to_write():
+    with pytest.raises(TypeError, match=r"solver is chosen with `solver=`.*solver='anderson'"):
+        fixed_point(identity, torch.zeros(2, 3), method="anderson")
+
+
+def test_tolerance_and_budget_are_keyword_only():
+    with pytest.raises(TypeError):
+        fixed_point(identity, torch.zeros(2, 3), "picard", 1e-6)
 
 
 def test_g_not_callable():
@@ -355,10 +369,10 @@ def test_g_returns_a_non_tensor():
 # ------------------------------------------------------------------ dtypes, grad, repr
 
 
-@pytest.mark.parametrize("method", ["picard", "anderson"])
-def test_float32(method):
+@pytest.mark.parametrize("solver", ["picard", "anderson"])
+def test_float32(solver):
     g, y0 = tanh_layer(torch.float32)
-    result = fixed_point(g, y0, method, tol=1e-5, max_iter=300)
+    result = fixed_point(g, y0, solver, tol=1e-5, max_iter=300)
     assert result.converged, result.reason
     assert result.y.dtype == torch.float32
     assert result.sample_residuals.dtype == torch.float32
@@ -376,10 +390,10 @@ def test_result_repr_and_summary():
     result = fixed_point(torch.cos, torch.zeros(2, dtype=F64), "anderson", tol=1e-10)
     assert isinstance(result, FixedPointResult)
     text = repr(result)
-    assert text.startswith("FixedPointResult(method='anderson', converged=True")
+    assert text.startswith("FixedPointResult(solver='anderson', converged=True")
     assert len(text) < 200
     assert "reason: converged" in result.summary()
-    assert result.method == "anderson"
+    assert result.solver == "anderson"
 
 
 # ---------------------------------------------------------------------- property test
@@ -394,12 +408,12 @@ def test_result_repr_and_summary():
 )
 def test_random_contractive_affine_maps(n, batch, contraction, seed):
     g, y_star = random_affine(n, batch, contraction, seed)
-    for method in METHODS:
+    for solver in METHODS:
         y0 = torch.zeros(batch, n, dtype=F64)
-        result = fixed_point(g, y0, method, tol=1e-11, max_iter=1000)
-        assert result.converged, (method, result.reason)
+        result = fixed_point(g, y0, solver, tol=1e-11, max_iter=1000)
+        assert result.converged, (solver, result.reason)
         error = (result.y - y_star).norm(dim=1) / y_star.norm(dim=1)
-        assert error.max() < 1e-6, method
+        assert error.max() < 1e-6, solver
 
 
 def test_absolute_tolerance_lets_a_zero_fixed_point_converge():

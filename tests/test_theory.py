@@ -212,6 +212,6 @@ def test_errors():
     assert theory.necessity_bound(2.0, 0.5) == pytest.approx(4.0)
     expanding = lambda y, s: 2 * y + 1  # noqa: E731
     with pytest.raises(RuntimeError, match="did not converge"):
-        theory.fixed_point_map(expanding, x, method="picard", max_iter=20)
+        theory.fixed_point_map(expanding, x, solver="picard", max_iter=20)
     with pytest.raises(ValueError, match="two distinct"):
         theory.x_lipschitz_constants(lambda y, s: y, x[:1], x[:1])

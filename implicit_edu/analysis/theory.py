@@ -278,7 +278,7 @@ def fixed_point_map(
     G: Operator,
     x: torch.Tensor,
     y0: torch.Tensor | None = None,
-    method: str = "anderson",
+    solver: str = "anderson",
     tol: float = 1e-10,
     max_iter: int = 1000,
     atol: float = 0.0,
@@ -291,9 +291,7 @@ def fixed_point_map(
     solver's reason, if the solve fails.
     """
     y0 = torch.zeros_like(x) if y0 is None else y0
-    result = fixed_point(
-        lambda y: G(y, x), y0, method=method, tol=tol, max_iter=max_iter, atol=atol
-    )
+    result = fixed_point(lambda y: G(y, x), y0, solver, tol=tol, max_iter=max_iter, atol=atol)
     if not result.converged:
         raise RuntimeError(f"the fixed-point solve did not converge: {result.reason}")
     return result.y

@@ -89,13 +89,13 @@ def _is_real(value: object) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_solver(role: str, method: str, tol: float, max_iter: int, options: dict) -> None:
-    """Raise ValueError now (not at the first call) for a bad method, option or tolerance.
+def _check_solver(role: str, solver: str, tol: float, max_iter: int, options: dict) -> None:
+    """Raise ValueError now (not at the first call) for a bad solver, option or tolerance.
 
     The check is a one-step solve of y = y, so it accepts exactly what ``fixed_point`` accepts.
     """
     try:
-        fixed_point(lambda y: y, torch.ones(1), method=method, tol=tol, max_iter=1, **options)
+        fixed_point(lambda y: y, torch.ones(1), solver, tol=tol, max_iter=1, **options)
         if not (_is_int(max_iter) and max_iter >= 1):
             raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
     except (TypeError, ValueError) as error:
@@ -110,16 +110,18 @@ class DEQ(nn.Module):
             ``nn.Module`` is registered as the submodule ``g``, so ``layer.parameters()``
             contains its parameters. A plain function is accepted too (gradients still reach
             every tensor it uses, but ``layer.parameters()`` cannot list them).
-        solver: forward method of :func:`~implicit_edu.core.solvers.fixed_point`
-            ("picard", "km", "anderson", "broyden").
+        solver: the forward solver, named as in :func:`~implicit_edu.core.solvers.fixed_point`
+            ("picard", "km", "anderson", "broyden"). Every argument after ``g`` is
+            keyword-only.
         backward: "ift", "jfb", "phantom" or "unrolled" (see the module docstring).
         tol, max_iter: stopping rule of the forward solve (relative residual
             ||g(y) - y|| / ||g(y)|| <= tol, at most max_iter evaluations of g).
         backward_tol, backward_max_iter, backward_solver: the same for the ift backward
             solve of (3); default to tol, max_iter and solver.
-        solver_options: options of the forward method, e.g. ``{"m": 6, "lam": 1e-4}``.
-        backward_solver_options: options of the backward method; default: solver_options
-            when the backward method is the forward one, else none.
+        solver_options: options of the forward solver, the ``**options`` of ``fixed_point``,
+            e.g. ``{"m": 6, "lam": 1e-4}``.
+        backward_solver_options: options of the backward solver; default: solver_options
+            when the backward solver is the forward one, else none.
         phantom_steps, phantom_tau: k and τ of the phantom gradient.
         unrolled_steps: N for backward="unrolled" (default max_iter).
         warn_on_nonconvergence: emit a :class:`DEQConvergenceWarning` when a solve stops
@@ -144,6 +146,7 @@ class DEQ(nn.Module):
     def __init__(
         self,
         g: nn.Module | Operator,
+        *,
         solver: str = "anderson",
         backward: str = "ift",
         tol: float = 1e-6,
@@ -231,7 +234,7 @@ class DEQ(nn.Module):
     def _warn(self, which: str, result: FixedPointResult) -> None:
         if self.warn_on_nonconvergence and not result.converged:
             warnings.warn(
-                f"DEQ {which} solve did not converge ({result.method}, "
+                f"DEQ {which} solve did not converge ({result.solver}, "
                 f"{result.iterations} iterations): {result.reason}. Inspect "
                 f"layer.{which}_result; silence with warn_on_nonconvergence=False.",
                 DEQConvergenceWarning,
@@ -250,7 +253,7 @@ class DEQ(nn.Module):
         self.forward_result = fixed_point(
             lambda y: self.g(y, x),
             y0,
-            method=self.solver,
+            solver=self.solver,
             tol=self.tol,
             max_iter=self.max_iter,
             **self.solver_options,
@@ -286,7 +289,7 @@ class DEQ(nn.Module):
             result = fixed_point(
                 step,
                 v.detach(),
-                method=self.backward_solver,
+                solver=self.backward_solver,
                 tol=self.backward_tol,
                 max_iter=self.backward_max_iter,
                 **self.backward_solver_options,
@@ -324,7 +327,7 @@ class DEQ(nn.Module):
             iterations=self.unrolled_steps,
             residuals=residuals,
             reason=reason,
-            method="picard",
+            solver="picard",
             sample_residuals=r,
         )
         return y, result

@@ -2,7 +2,7 @@
 
 An implicit layer defines its output as a fixed point ``y* = g(y*)`` of an operator ``g``
 (for a DEQ, ``g(y) = layer(y, x)`` with the input ``x`` held fixed). This module finds
-``y*`` by iteration. Four methods are provided:
+``y*`` by iteration. Four solvers are provided (the ``solver`` argument here and in ``DEQ``):
 
 * ``"picard"``   Picard iteration            y_{k+1} = g(y_k)
 * ``"km"``       Krasnoselskii–Mann          y_{k+1} = (1 - α) y_k + α g(y_k)
@@ -59,7 +59,7 @@ class FixedPointResult:
             (``inf`` for an iteration where g(y_k) was not finite). len == iterations.
         reason: why the solve stopped, in words ("converged: ...", "max_iter reached ...",
             "non-finite value in g(y) at iteration k ...").
-        method: the method used ("picard", "km", "anderson" or "broyden").
+        solver: the solver used ("picard", "km", "anderson" or "broyden").
         sample_residuals: shape (B,), the relative residual of each returned sample.
     """
 
@@ -68,7 +68,7 @@ class FixedPointResult:
     iterations: int
     residuals: list[float]
     reason: str
-    method: str
+    solver: str
     sample_residuals: torch.Tensor
 
     def summary(self) -> str:
@@ -76,7 +76,7 @@ class FixedPointResult:
         status = "converged" if self.converged else "did NOT converge"
         worst = float(self.sample_residuals.max()) if self.sample_residuals.numel() else 0.0
         return (
-            f"{self.method}: {status} after {self.iterations} evaluations of g\n"
+            f"{self.solver}: {status} after {self.iterations} evaluations of g\n"
             f"  largest relative residual of the returned y: {worst:.3e}\n"
             f"  y: shape {tuple(self.y.shape)}, {self.y.dtype}, {self.y.device}\n"
             f"  reason: {self.reason}"
@@ -85,7 +85,7 @@ class FixedPointResult:
     def __repr__(self) -> str:
         worst = float(self.sample_residuals.max()) if self.sample_residuals.numel() else 0.0
         return (
-            f"FixedPointResult(method={self.method!r}, converged={self.converged}, "
+            f"FixedPointResult(solver={self.solver!r}, converged={self.converged}, "
             f"iterations={self.iterations}, max_sample_residual={worst:.2e}, "
             f"y_shape={tuple(self.y.shape)})"
         )
@@ -330,17 +330,22 @@ def _check_option_values(options: dict[str, float]) -> None:
             raise ValueError(f"lam must be a finite number >= 0, got {value!r}")
 
 
-def _make_solver(method: str, options: dict[str, float]) -> _Step:
-    """Check the method name and its options; return the method's step object."""
-    if method not in _METHODS:
+def _make_solver(solver: str, options: dict[str, float]) -> _Step:
+    """Check the solver's name and its options; return the solver's step object."""
+    if "method" in options:
+        raise TypeError(
+            "fixed_point has no argument `method`: the solver is chosen with `solver=` "
+            f"(as in DEQ), e.g. fixed_point(g, y0, solver={options['method']!r})"
+        )
+    if solver not in _METHODS:
         valid = ", ".join(repr(name) for name in _METHODS)
-        raise ValueError(f"unknown method {method!r}; valid methods: {valid}")
-    solver_class, defaults = _METHODS[method]
+        raise ValueError(f"unknown solver {solver!r}; valid solvers: {valid}")
+    solver_class, defaults = _METHODS[solver]
     for name in options:
         if name not in defaults:
-            valid = ", ".join(defaults) if defaults else "none (this method takes no options)"
+            valid = ", ".join(defaults) if defaults else "none (this solver takes no options)"
             raise ValueError(
-                f"unknown option {name!r} for method {method!r}; valid options: {valid}"
+                f"unknown option {name!r} for solver {solver!r}; valid options: {valid}"
             )
     _check_option_values(options)
     return solver_class(**{**defaults, **options})
@@ -374,10 +379,10 @@ def _check_inputs(g: object, y0: object, tol: object, max_iter: object) -> None:
 def fixed_point(
     g: Operator,
     y0: torch.Tensor,
-    method: str = "picard",
+    solver: str = "picard",
+    *,
     tol: float = 1e-6,
     max_iter: int = 100,
-    *,
     atol: float = 0.0,
     **options: float,
 ) -> FixedPointResult:
@@ -387,13 +392,14 @@ def fixed_point(
         g: the operator; maps a tensor of y0's shape to a tensor of the same shape.
         y0: starting point, shape (B, ...) with the batch first (0-dim: one sample;
             1-D (N,): N scalar samples). Float32 or float64; all arithmetic uses its dtype.
-        method: "picard", "km", "anderson" or "broyden".
+        solver: "picard", "km", "anderson" or "broyden" (the same names as ``DEQ``'s
+            ``solver``).
         tol: stop when every sample has relative residual
             ||g(y_k) - y_k|| / max(||g(y_k)||, tiny) <= tol.
         max_iter: the largest number of evaluations of g.
         atol: with atol > 0 a sample is done when ||g(y_k) - y_k|| <= tol ||g(y_k)|| + atol
             (default 0: the relative test alone). Needed where a fixed point is (close to) 0.
-        **options: options of the method:
+        **options: options of the solver (``DEQ`` takes the same as ``solver_options``):
             picard:   none                      y_{k+1} = g(y_k)
             km:       alpha=0.5 in (0, 1]       y_{k+1} = (1 - α) y_k + α g(y_k)
             anderson: m=5 (memory, >= 1), lam=1e-4 (regularisation, scaled to the
@@ -409,19 +415,20 @@ def fixed_point(
 
     Raises:
         TypeError: g is not callable, y0 is not a tensor or is not floating point.
-        ValueError: unknown method or option, invalid option value, tol <= 0,
+        TypeError: ``method=`` (the old name of ``solver``).
+        ValueError: unknown solver or option, invalid option value, tol <= 0,
             max_iter < 1, non-finite y0, or g(y) that is not a tensor of y0's shape.
 
     Example:
         >>> result = fixed_point(torch.cos, torch.zeros(1, dtype=torch.float64),
-        ...                      method="anderson", tol=1e-10)
+        ...                      solver="anderson", tol=1e-10)
         >>> round(result.y.item(), 10)
         0.7390851332
     """
     _check_inputs(g, y0, tol, max_iter)
     if not (_is_real(atol) and 0 <= atol < math.inf):
         raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
-    solver = _make_solver(method, options)
+    stepper = _make_solver(solver, options)
     shape, dtype = y0.shape, y0.dtype
     batch = shape[0] if y0.dim() > 0 else 1
 
@@ -510,17 +517,17 @@ def fixed_point(
                     f"after {k} iteration(s) (largest relative: {residuals[-1]:.2e})"
                 )
                 break
-            y = solver.step(y, gy, f)
+            y = stepper.step(y, gy, f)
         else:
             reason = (
                 f"max_iter reached ({max_iter} iterations) without convergence: largest "
                 f"relative residual {residuals[-1]:.2e} > tol {tol:g}"
             )
 
-        if isinstance(solver, _Anderson) and solver.fallbacks:
+        if isinstance(stepper, _Anderson) and stepper.fallbacks:
             reason += (
                 f"; the Anderson least-squares system was singular or numerically singular "
-                f"{solver.fallbacks} time(s) (samples x iterations); those samples took the "
+                f"{stepper.fallbacks} time(s) (samples x iterations); those samples took the "
                 f"step (1-β) y_k + β g(y_k)"
             )
         return FixedPointResult(
@@ -529,6 +536,6 @@ def fixed_point(
             iterations=len(residuals),
             residuals=residuals,
             reason=reason,
-            method=method,
+            solver=solver,
             sample_residuals=best_r,
         )

@@ -482,7 +482,9 @@ def trace_solver(problem: SolverProblem, method: str, tol: float = 1e-6, **optio
     with _no_garbage_collection():
         _synchronize(device)
         start = time.perf_counter()
-        result = fixed_point(g, problem.y0.clone(), method, tol, problem.max_iter, **options)
+        result = fixed_point(
+            g, problem.y0.clone(), method, tol=tol, max_iter=problem.max_iter, **options
+        )
     return Trace(method, list(result.residuals), [s - start for s in stamps])
 
 

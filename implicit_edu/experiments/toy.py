@@ -181,7 +181,7 @@ class LearnedInverseOperator(_InverseCoefficients):
             result = fixed_point(
                 lambda y: self.operator(y, x),
                 torch.zeros_like(x),
-                method=self.solver,
+                solver=self.solver,
                 tol=tol,
                 max_iter=max_iter,
             )
