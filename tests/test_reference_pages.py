@@ -1,0 +1,100 @@
+"""The book's reference matter: the API reference (generated from the docstrings), the glossary
+and the notation page. Fast checks of the sources here; checks of the built HTML use the
+``built_book`` fixture (the smoke build, tests/conftest.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tools import api_pages
+
+ROOT = Path(__file__).resolve().parents[1]
+GLOSSARY = ROOT / "book" / "glossary.md"
+
+
+def _terms() -> list[str]:
+    text = GLOSSARY.read_text(encoding="utf-8")
+    body = text.split("```{glossary}", 1)[1].split("```", 1)[0]
+    return [line for line in body.splitlines() if line and not line.startswith((" ", "\t"))]
+
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+
+def test_the_api_pages_are_up_to_date():
+    assert api_pages.main(["--check"]) == 0, "run `python tools/api_pages.py`"
+
+
+def test_every_module_of_the_package_is_in_the_api_reference():
+    documented = set()
+    for page in (ROOT / "book" / "api").glob("*.md"):
+        documented |= set(re.findall(r"\.\. automodule:: (\S+)", page.read_text(encoding="utf-8")))
+    modules = set()
+    for path in (ROOT / "implicit_edu").rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        elif parts[-1].startswith("_") and parts[-1] != "_common":
+            continue
+        modules.add(".".join(parts))
+    assert modules - documented == set(), "modules missing from book/api (run tools/api_pages.py)"
+
+
+def test_the_api_pages_and_the_glossary_are_in_the_toc():
+    toc = (ROOT / "_toc.yml").read_text(encoding="utf-8")
+    for page in ["book/glossary", "book/notation", "book/api/index"] + [
+        f"book/api/{layer}" for layer in api_pages.LAYERS
+    ]:
+        assert f"file: {page}\n" in toc, f"{page} is not in _toc.yml"
+
+
+def test_the_glossary_defines_the_terms_the_issue_names():
+    terms = {t.lower() for t in _terms()}
+    for term in [
+        "regular operator",
+        "contraction",
+        "test-time compute",
+        "l_t",
+        "implicit backward",
+        "fixed point",
+        "implicit model",
+    ]:
+        assert term in terms, f"the glossary has no entry {term!r}"
+    assert _terms() == sorted(_terms(), key=str.lower), "keep it sorted"
+
+
+def test_every_term_a_chapter_links_is_defined():
+    terms = {t.lower() for t in _terms()}
+    role = re.compile(r"\{term\}`([^`<]+?)(?:\s*<([^>]+)>)?`")
+    linked = []
+    for md in (ROOT / "book").rglob("*.md"):
+        for text, target in role.findall(md.read_text(encoding="utf-8")):
+            name = (target or text).strip().lower()
+            linked.append(md.name)
+            assert name in terms, f"{md.relative_to(ROOT)} links the undefined term {name!r}"
+    chapters = {name for name in linked if name != "glossary.md"}
+    assert len(chapters) >= 6, "the chapters should link the glossary where a term first matters"
+
+
+# ---------------------------------------------------------------------------------------------
+# the built HTML
+
+
+@pytest.mark.book
+def test_the_api_reference_documents_the_core_api(built_book: Path):
+    core = (built_book / "book" / "api" / "core.html").read_text(encoding="utf-8")
+    for anchor in ["implicit_edu.core.solvers.fixed_point", "implicit_edu.core.deq.DEQ"]:
+        assert f'id="{anchor}"' in core, f"the API reference has no entry {anchor}"
+    assert "Solver options, with their defaults" in core  # a docstring rendered, not just a name
+
+
+@pytest.mark.book
+def test_chapters_link_the_glossary(built_book: Path):
+    page = (built_book / "book" / "part1" / "implicit-models.html").read_text(encoding="utf-8")
+    assert re.search(r'href="\.\./glossary\.html#term-contraction"', page)
+    glossary = (built_book / "book" / "glossary.html").read_text(encoding="utf-8")
+    assert 'id="term-regular-operator"' in glossary

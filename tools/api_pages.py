@@ -1,0 +1,107 @@
+"""Write the API reference pages of the book (``book/api/<layer>.md``) from the package's tree.
+
+One page per layer of ``implicit_edu`` (see the package docstring); each page documents every
+module of its layer with autodoc (``.. automodule::``), so a new module appears in the reference
+as soon as this runs. The pages are committed; ``tests/test_api_reference.py`` fails when they
+differ from what this script writes.
+
+    python tools/api_pages.py          # write the pages
+    python tools/api_pages.py --check  # exit 1 if a page is out of date
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "implicit_edu"
+PAGES = ROOT / "book" / "api"
+
+#: Each layer's page: its title and the sentence under it (the order is the package's, bottom up).
+LAYERS = {
+    "core": (
+        "The core",
+        "What an implicit model is: the fixed-point solvers, the `DEQ` layer and its gradients, "
+        "operator families that stay contractions, and parameter counting.",
+    ),
+    "analysis": (
+        "Analysis",
+        "What can be proved and measured about an implicit model: the theorems of Part II, "
+        "Lipschitz estimates and the trace $L_t$, certified bounds.",
+    ),
+    "runtime": (
+        "The book's runtime",
+        "What running a chapter needs: scale profiles, notebook helpers, the figures' style, the "
+        "paper's numbers, the case-study cache, worker processes and paired statistics.",
+    ),
+    "experiments": (
+        "Experiments",
+        "The chapters' experiments: the 1/x operator, the solver benchmark, memory, regularity, "
+        "the first trained model, and the four case studies of Part IV.",
+    ),
+    "exercises": (
+        "Exercise checks",
+        "The automatic checks behind the exercises, one module per chapter (for instructors: "
+        "{doc}`../instructors`).",
+    ),
+}
+
+
+def modules(folder: Path) -> list[tuple[str, bool]]:
+    """``(dotted name, is_package)`` of the package at ``folder`` and everything below it."""
+    name = ".".join(folder.relative_to(ROOT).parts)
+    found = [(name, True)]
+    for path in sorted(folder.iterdir()):
+        if path.is_dir() and (path / "__init__.py").exists():
+            found += modules(path)
+        elif path.suffix == ".py" and path.name != "__init__.py":
+            if path.name.startswith("_") and path.name != "_common.py":
+                continue
+            found.append((f"{name}.{path.stem}", False))
+    return found
+
+
+def page(layer: str) -> str:
+    """The text of the layer's page. A package shows its docstring, a module all its members (so
+    a name that a package re-exports is documented once, where it is defined)."""
+    title, sentence = LAYERS[layer]
+    lines = [
+        f"(api-{layer})=",
+        f"# {title}: `implicit_edu.{layer}`",
+        "",
+        sentence,
+        "",
+        "```{eval-rst}",
+    ]
+    for name, is_package in modules(PACKAGE / layer):
+        lines.append(f".. automodule:: {name}")
+        if not is_package:
+            lines.append("   :members:")
+        lines.append("")
+    lines[-1] = "```"
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="only report out-of-date pages")
+    args = parser.parse_args(argv)
+    stale = []
+    for layer in LAYERS:
+        path = PAGES / f"{layer}.md"
+        text = page(layer)
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(path.relative_to(ROOT).as_posix())
+            if not args.check:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(text, encoding="utf-8")
+    verb = "out of date (run `python tools/api_pages.py`)" if args.check else "written"
+    for name in stale:
+        print(f"{name}: {verb}")
+    return 1 if (args.check and stale) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
