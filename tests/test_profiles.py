@@ -19,6 +19,26 @@ def test_default_profile_follows_cuda(monkeypatch):
     assert profiles.current_profile() == expected
 
 
+@pytest.mark.parametrize("cuda, expected", [(True, "gpu"), (False, "cpu")])
+@pytest.mark.parametrize("unset", [None, "", "  "])
+def test_without_the_variable_a_cuda_machine_gets_gpu(monkeypatch, cuda, expected, unset):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    if unset is None:
+        monkeypatch.delenv(profiles.PROFILE_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(profiles.PROFILE_VARIABLE, unset)  # set but blank counts as unset
+    assert profiles.current_profile() == expected
+    assert profiles.pick(smoke=1, cpu=2, gpu=3) == {"cpu": 2, "gpu": 3}[expected]
+
+
+@pytest.mark.parametrize("cuda", [True, False])
+@pytest.mark.parametrize("name", profiles.PROFILES)
+def test_the_variable_wins_over_the_machine(monkeypatch, cuda, name):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setenv(profiles.PROFILE_VARIABLE, f" {name.upper()} ")
+    assert profiles.current_profile() == name
+
+
 def test_unknown_profile_is_refused_with_the_valid_ones(monkeypatch):
     monkeypatch.setenv(profiles.PROFILE_VARIABLE, "laptop")
     with pytest.raises(ValueError, match="smoke, cpu, gpu"):

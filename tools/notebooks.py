@@ -5,7 +5,9 @@ Each one has an output-free ``.ipynb`` twin beside it, so that the Colab launch 
 notebook. The first code cell of every chapter is the *bootstrap cell*: on Colab it installs
 ``implicit_edu`` from the repository named in ``_config.yml`` (``repository.url`` and
 ``repository.branch``, the one source of truth); it is tagged ``remove-cell`` so the HTML book
-does not show it.
+does not show it. Setting ``IMPLICIT_EDU_INSTALL_SOURCE`` in the kernel's environment (a local
+path or any pip requirement) makes the cell install that instead; ``tests/test_colab.py`` uses it
+to run a twin as Colab would, from this checkout and offline.
 
 Command line (run from anywhere; ``--root`` defaults to the repository that holds this file)::
 
@@ -56,14 +58,19 @@ _OPEN_FENCE = re.compile(
     r"^(?P<fence>`{3,}|~{3,}|:{3,})[ \t]*(?:\{(?P<name>[^}\s]+)\})?[ \t]*(?P<arg>.*?)[ \t]*$"
 )
 _DEFAULT_COLAB_METADATA = {"provenance": [], "toc_visible": True}
+# The setting that replaces the repository as the bootstrap cell's pip install source (a local
+# checkout, a wheel, any pip requirement); tests/test_colab.py points it at this checkout.
+INSTALL_SOURCE_VARIABLE = "IMPLICIT_EDU_INSTALL_SOURCE"
 _BOOTSTRAP_TEMPLATE = """
 {marker}: installs implicit_edu on Colab.
 import importlib.util
+import os
 import subprocess
 import sys
 
 if "google.colab" in sys.modules and importlib.util.find_spec("implicit_edu") is None:
     _source = "implicit-edu @ git+{url}@{branch}"
+    _source = os.environ.get("{variable}") or _source  # e.g. a local checkout
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", _source], check=True)
     importlib.invalidate_caches()
 """
@@ -98,10 +105,14 @@ def bootstrap_cell_source(url: str, branch: str) -> str:
     """The text of the Colab bootstrap cell for the repository ``url`` at ``branch``.
 
     On Colab (and only there) it pip-installs ``implicit_edu`` from the repository, unless it is
-    already importable; everywhere else it does nothing.
+    already importable; everywhere else it does nothing. When the environment variable
+    ``IMPLICIT_EDU_INSTALL_SOURCE`` is set (to a local checkout, a wheel or any pip requirement),
+    the cell installs that instead of the repository.
     """
     url = url.strip().rstrip("/")
-    return _BOOTSTRAP_TEMPLATE.format(marker=BOOTSTRAP_MARKER, url=url, branch=branch).strip()
+    return _BOOTSTRAP_TEMPLATE.format(
+        marker=BOOTSTRAP_MARKER, url=url, branch=branch, variable=INSTALL_SOURCE_VARIABLE
+    ).strip()
 
 
 def front_matter(text: str) -> dict | None:

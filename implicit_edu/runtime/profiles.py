@@ -6,7 +6,10 @@ One environment variable, ``IMPLICIT_EDU_PROFILE``, selects the scale of every e
 * ``cpu``: what the published pages show, a few minutes per case study on a 2-core laptop;
 * ``gpu``: Colab or any CUDA machine, as close to the paper's set-up as 30 minutes allow.
 
-Without the variable the profile is ``gpu`` where CUDA is available and ``cpu`` elsewhere.
+Without the variable (or with it blank) the profile is ``gpu`` where CUDA is available, so a
+Colab GPU runtime gets it without being asked, and ``cpu`` elsewhere. A value set in the variable
+always wins, whatever the machine; the device does not follow the profile (:func:`get_device`
+picks CUDA whenever it is there).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from implicit_edu.runtime.stats import paired_interval  # re-exported: the chapt
 
 __all__ = [
     "anderson_trace",
+    "flows_per_chunk",
     "errors_against_iterations",
     "contraction_along_path",
     "lipschitz_against_iterations",
@@ -44,19 +45,52 @@ def _as_model_input(model, forcing: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def anderson_trace(model: ImplicitFNO, forcing: torch.Tensor, steps: int, memory: int = 5):
+def anderson_trace(
+    model: ImplicitFNO,
+    forcing: torch.Tensor,
+    steps: int,
+    memory: int = 5,
+    *,
+    keep_states: bool = True,
+    chunk: int | None = None,
+):
     """Anderson's method on z = G(z, Pφ) from z₀ = 0 for ``steps`` evaluations of G.
 
-    Returns ``(states, residuals)``: the iterates z_0, …, z_{steps−1} at which G was evaluated,
-    and a (steps, B) tensor of their relative residuals ‖G(z_t) − z_t‖ / ‖G(z_t)‖.
+    Returns ``(states, residuals)``: the iterates z_0, …, z_{steps−1} at which G was evaluated
+    (``None`` with ``keep_states=False``), and a (steps, B) tensor of their relative residuals
+    ‖G(z_t) − z_t‖ / ‖G(z_t)‖. Every iterate and its image are held until the end of a solve, so
+    for many flows on a large grid pass ``keep_states=False`` and a ``chunk`` of flows per solve
+    (default: :func:`flows_per_chunk` of the grid; each flow is solved on its own, so the chunk
+    does not change the result).
     """
-    states, images = model.anderson_states(_as_model_input(model, forcing), steps, memory)
-    residuals = [
-        torch.linalg.vector_norm((out - z).flatten(1), dim=1)
-        / torch.linalg.vector_norm(out.flatten(1), dim=1)
-        for z, out in zip(states, images, strict=True)
-    ]
-    return states, torch.stack(residuals).cpu()
+    chunk = flows_per_chunk(forcing.shape[-1]) if chunk is None else chunk
+    if keep_states and chunk < forcing.shape[0]:
+        raise ValueError(
+            f"keep_states=True needs the {forcing.shape[0]} flows in one solve (chunk={chunk}): "
+            "pass keep_states=False, or fewer flows"
+        )
+    states, residuals = [], []
+    for start in range(0, forcing.shape[0], chunk):
+        phi = _as_model_input(model, forcing[start : start + chunk])
+        chunk_states, images = model.anderson_states(phi, steps, memory)
+        residuals.append(
+            torch.stack(
+                [
+                    torch.linalg.vector_norm((out - z).flatten(1), dim=1)
+                    / torch.linalg.vector_norm(out.flatten(1), dim=1)
+                    for z, out in zip(chunk_states, images, strict=True)
+                ]
+            ).cpu()
+        )
+        states = chunk_states if keep_states else None
+    return states, torch.cat(residuals, dim=1)
+
+
+def flows_per_chunk(grid: int, cells: int = 256 * 32**2) -> int:
+    """How many flows on a ``grid``² grid one evaluation solve takes at a time: ``cells`` grid
+    points in all (the ``cpu`` profile's 256 test flows on 32², one solve; the ``gpu`` profile's
+    64² flows in chunks of 64, so that keeping every Anderson iterate fits a 16 GB GPU)."""
+    return max(1, cells // grid**2)
 
 
 @torch.no_grad()
