@@ -19,21 +19,28 @@ from dataclasses import dataclass
 from implicit_edu.runtime.paper import DEBLUR_LIPSCHITZ
 from implicit_edu.runtime.profiles import current_profile, pick
 
-__all__ = ["DeblurConfig", "config", "PAPER_LIPSCHITZ"]
+__all__ = [
+    "DeblurConfig",
+    "config",
+    "PAPER_LIPSCHITZ",
+    "DATA_SETTINGS",
+    "DENOISER_SETTINGS",
+    "MODEL_SETTINGS",
+]
 
 
 @dataclass(frozen=True)
 class DeblurConfig:
     """Every setting that determines the data, the models and their training.
 
-    The cache (``implicit_edu.runtime.cache``) is keyed by the parts of this object that determine
-    each artefact (bump ``version`` when the code changes what is computed). Hyperparameters are
-    of two kinds: those fixed beforehand and identical for every model (learning rates, batch
-    sizes, step budgets, the initial γ, β, σ) and those chosen on the validation images (the
-    Tikhonov λ of the explicit models, from ``tikhonov_grid``, and every early stop).
+    The cache (:mod:`implicit_edu.runtime.cache`) keys each artefact on the settings it depends on
+    (:data:`DATA_SETTINGS`, :data:`DENOISER_SETTINGS`, :data:`MODEL_SETTINGS`) and on the code
+    that makes it. Hyperparameters are of two kinds: those fixed beforehand and identical for
+    every model (learning rates, batch sizes, step budgets, the initial γ, β, σ) and those chosen
+    on the validation images (the Tikhonov λ of the explicit models, from ``tikhonov_grid``, and
+    every early stop).
     """
 
-    version: int = 4
     profile: str = "cpu"
     seed: int = 0  # the data: crops, their noise and the test observations
     # data and physics
@@ -106,6 +113,48 @@ class DeblurConfig:
     def seeds_for(self, multiplier: int) -> tuple[int, ...]:
         """The training seeds of the models whose denoiser has ``multiplier`` × the parameters."""
         return self.seeds if multiplier == 1 else self.seeds[: self.seeds_wide]
+
+
+#: The settings of the data set, made by :func:`~implicit_edu.experiments.deblur.train.make_data`
+#: (the crops, the blur, the noise, and the noisy validation crops of pretraining).
+DATA_SETTINGS = (
+    "seed",
+    "colour",
+    "crop",
+    "train_crops",
+    "validation_crops",
+    "test_crops",  # the validation crops are drawn after the test crops
+    "kernel_size",
+    "kernel_seed",
+    "noise",
+    "pretrain_sigma_max",
+)
+
+#: The settings of a pretrained denoiser (besides its width multiplier and seed).
+DENOISER_SETTINGS = DATA_SETTINGS + (
+    "width",
+    "scales",
+    "blocks",
+    "pretrain_steps",
+    "pretrain_batch",
+    "pretrain_lr",
+    "validate_every",
+)
+
+_TASK = ("batch", "lr", "sigma_init")
+_SOLVES = ("implicit_steps", "forward_max_iter", "forward_tol", "backward_max_iter", "backward_tol")
+
+#: The settings a trained model depends on, "explicit" standing for every explicit-x<m>. They are
+#: the key of its cache entry beside its name, seed and Tikhonov λ, and all its training may read
+#: (:func:`implicit_edu.runtime.cache.keyed`). The other settings (``profile``, ``seeds``,
+#: ``seeds_wide``, ``explicit_multipliers``, ``tikhonov_grid``, ``eval_iterations``,
+#: ``lipschitz_*``, ``ranks``) choose which models are trained, λ (which is in the key by its
+#: value) or how the models are measured: changing them retrains nothing.
+MODEL_SETTINGS = {
+    "pgd": DENOISER_SETTINGS + _TASK + _SOLVES + ("gamma_init",),
+    "hqs": DENOISER_SETTINGS + _TASK + _SOLVES + ("beta_init",),
+    "explicit": DENOISER_SETTINGS + _TASK + ("explicit_steps",),
+}
 
 
 def config(profile: str | None = None) -> DeblurConfig:

@@ -1,8 +1,8 @@
 """Data, pretraining, the choice of λ and training of the deblurring models (chapter "Image
 deblurring", sections "The inverse problem" and "Training").
 
-Every function here takes the :class:`DeblurConfig` and is deterministic given it (and a training
-seed). The protocol is the same for every model:
+Every function here takes the :class:`~implicit_edu.experiments.deblur.config.DeblurConfig` and is
+deterministic given it (and a training seed). The protocol is the same for every model:
 
 1. **Pretraining**: every width of the denoiser H (the one of the implicit models and of explicit
    ×1, and the wider ones of explicit ×4 and ×16) is trained as a Gaussian denoiser with the same
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 import time
 from typing import Any
 
@@ -32,10 +33,12 @@ import torch
 from torch import nn
 
 from implicit_edu.core.deq import DEQ
-from implicit_edu.experiments.deblur import data as data_module
-from implicit_edu.experiments.deblur import models as models_module
-from implicit_edu.experiments.deblur import physics
-from implicit_edu.experiments.deblur.config import DeblurConfig
+from implicit_edu.experiments.deblur.config import (
+    DATA_SETTINGS,
+    DENOISER_SETTINGS,
+    MODEL_SETTINGS,
+    DeblurConfig,
+)
 from implicit_edu.experiments.deblur.data import (
     TEST_IMAGES,
     TRAIN_IMAGES,
@@ -50,7 +53,7 @@ from implicit_edu.experiments.deblur.models import (
     denoiser_multiply_adds,
 )
 from implicit_edu.experiments.deblur.physics import BlurOperator, motion_kernel, psnr
-from implicit_edu.runtime.cache import cached_arrays, cached_state, code_hash
+from implicit_edu.runtime.cache import cached_arrays, cached_state, keyed
 from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
@@ -110,46 +113,7 @@ def observe(blur: BlurOperator, clean: torch.Tensor, noise: float, generator=Non
     return blur.forward(clean) + noise * n
 
 
-_DATA_FIELDS = (
-    "version",
-    "seed",
-    "colour",
-    "crop",
-    "train_crops",
-    "validation_crops",
-    "test_crops",
-    "kernel_size",
-    "kernel_seed",
-    "noise",
-    "pretrain_sigma_max",
-)
-_DENOISER_FIELDS = _DATA_FIELDS + (
-    "width",
-    "scales",
-    "blocks",
-    "pretrain_steps",
-    "pretrain_batch",
-    "pretrain_lr",
-    "validate_every",
-)
-#: Fields that only the evaluation uses: changing them does not retrain anything.
-_EVALUATION_FIELDS = (
-    "profile",
-    "seeds",
-    "seeds_wide",
-    "explicit_multipliers",
-    "eval_iterations",
-    "lipschitz_images",
-    "lipschitz_iterations",
-    "lipschitz_eps",
-    "ranks",
-)
-
-
-def _key(cfg: DeblurConfig, fields: tuple[str, ...]) -> dict[str, Any]:
-    """The part of the configuration that determines a cached object (so that changing, say,
-    the training steps does not regenerate the data or pretrain the denoiser again)."""
-    return {name: getattr(cfg, name) for name in fields}
+_THIS = sys.modules[__name__]  # the producer of every cached artefact of the case study
 
 
 def make_data(cfg: DeblurConfig) -> dict[str, torch.Tensor]:
@@ -163,6 +127,9 @@ def make_data(cfg: DeblurConfig) -> dict[str, torch.Tensor]:
     crops, so adding them left the training and test crops as they were.
     """
     _check_config(cfg)
+    # keyed on DATA_SETTINGS and the code of this module and the modules it imports; `build`
+    # sees only those settings
+    cfg, key = keyed(cfg, DATA_SETTINGS, _THIS)
 
     def build():
         rng = np.random.default_rng(cfg.seed)
@@ -194,7 +161,6 @@ def make_data(cfg: DeblurConfig) -> dict[str, torch.Tensor]:
             "test_image": test_image,
         }
 
-    key = {**_key(cfg, _DATA_FIELDS), "code": code_hash(data_module, physics, observe, make_data)}
     arrays = cached_arrays("deblur-data", key, build)
     return {key: torch.from_numpy(value) for key, value in arrays.items()}
 
@@ -289,18 +255,14 @@ def pretrain_denoiser(
     _check_seed(seed)
     build_denoiser(cfg, multiplier)  # fail now on a bad multiplier
 
+    view, key = keyed(cfg, DENOISER_SETTINGS, _THIS, multiplier=multiplier, seed=seed)
+
     def build():
         device = get_device()
         # small convolutions: one thread is robust on a busy CPU
         with fixed_threads(1 if device.type == "cpu" else None):
-            return _pretrain(cfg, multiplier, seed, device, progress)
+            return _pretrain(view, multiplier, seed, device, progress)
 
-    key = {
-        **_key(cfg, _DENOISER_FIELDS),
-        "multiplier": multiplier,
-        "seed": seed,
-        "code": code_hash(models_module, _pretrain, _denoising_loss),
-    }
     return cached_state("deblur-denoiser", key, build)
 
 
@@ -376,6 +338,13 @@ def build_model(
     multiplier = multiplier_of(name)
     if name.startswith("explicit") and multiplier not in cfg.explicit_multipliers:
         raise ValueError(f"unknown model {name!r}; use one of {', '.join(_model_names(cfg))}")
+    return _build_model(cfg, name, denoiser_state, lam)
+
+
+def _build_model(cfg: DeblurConfig, name: str, denoiser_state, lam: float | None) -> nn.Module:
+    """:func:`build_model` without the check of ``name`` against ``explicit_multipliers`` (a
+    setting that training does not depend on)."""
+    multiplier = multiplier_of(name)
     blur = make_blur(cfg)
     denoiser = build_denoiser(cfg, multiplier)
     if denoiser_state is not None:
@@ -419,7 +388,7 @@ def _train_steps(cfg: DeblurConfig, name: str, seed: int, denoiser_state, lam: f
     model's budget of steps, early-stopped on the validation loss (the rule of the module)."""
     torch.manual_seed(seed + 100)
     device = get_device()
-    model = build_model(cfg, name, denoiser_state, lam).to(device)
+    model = _build_model(cfg, name, denoiser_state, lam).to(device)
     implicit = name in ("pgd", "hqs")
     forward = make_deq(cfg, model) if implicit else model
     steps = cfg.implicit_steps if implicit else cfg.explicit_steps
@@ -465,17 +434,17 @@ def _train_steps(cfg: DeblurConfig, name: str, seed: int, denoiser_state, lam: f
 
 
 def _cached_model(cfg: DeblurConfig, name: str, seed: int, denoiser_state, lam: float) -> dict:
-    """The trained model ``name`` of ``seed``: from the cache, or trained now."""
-    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in _EVALUATION_FIELDS}
-    key = {
-        "config": config,
-        "model": name,
-        "seed": seed,
-        "lam": lam if name.startswith("explicit") else None,
-        "code": code_hash(models_module, physics, _train_steps, _deblurring_loss, DEQ),
-    }
+    """The trained model ``name`` of ``seed``: from the cache, or trained now.
+
+    Keyed on ``MODEL_SETTINGS`` of its kind (which contain those of its pretrained denoiser), its
+    name, seed and λ, and the code of this module and the modules it imports.
+    """
+    explicit = name.startswith("explicit")
+    fields = MODEL_SETTINGS["explicit" if explicit else name]
+    lam = lam if explicit else None
+    view, key = keyed(cfg, fields, _THIS, model=name, seed=seed, lam=lam)
     return cached_state(
-        "deblur-model", key, lambda: _train_steps(cfg, name, seed, denoiser_state, lam)
+        "deblur-model", key, lambda: _train_steps(view, name, seed, denoiser_state, lam)
     )
 
 

@@ -21,11 +21,10 @@ PAPER_ITERATION_ERROR = LP_ITERATION_ERROR
 class LPConfig:
     """Everything that determines the data, the trained models and the measurements.
 
-    The on-disk cache is keyed by (parts of) this object: bump ``version`` whenever code changes
-    what is computed.
+    Each trained model is cached on disk, keyed on the settings its kind depends on
+    (``MODEL_SETTINGS`` below) and on the code that trains it (:mod:`implicit_edu.runtime.cache`).
     """
 
-    version: int = 1
     # data: the paper's distribution
     m: int = 10
     n: int = 50
@@ -61,6 +60,23 @@ class LPConfig:
         if embedding == max(self.embeddings):
             return self.seeds[: self.seeds_largest]
         return self.seeds
+
+
+#: The settings of the data set (the paper's random LPs, one seeded stream cut into splits).
+DATA_SETTINGS = ("m", "n", "nnz", "num_train", "num_test", "num_val", "data_seed")
+
+#: The settings a trained model of each kind depends on. They are the key of its cache entry, and
+#: all that its training may read (:func:`implicit_edu.runtime.cache.keyed`). The other settings
+#: (``embeddings``, ``seeds``, ``seeds_largest``, ``max_iterations``, ``lipschitz_*``,
+#: ``workers``) choose which models are trained or how they are measured: changing them retrains
+#: nothing. ``eval_iterations`` is a training setting of the implicit model: its validation error,
+#: which picks the weights that are kept, is measured after that many iterations.
+MODEL_SETTINGS = {
+    "explicit": DATA_SETTINGS + ("epochs_explicit", "lr", "clip", "validate_every"),
+    "implicit": DATA_SETTINGS
+    + ("epochs_implicit", "lr", "clip", "validate_every", "eval_iterations")
+    + ("unroll_first", "unroll_second", "switch_fraction", "second_phase_lr"),
+}
 
 
 def config(profile: str | None = None) -> LPConfig:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
-from implicit_edu.runtime.cache import cached_arrays
+from implicit_edu.runtime.cache import cached_arrays, code_hash
 
 #: cvxpy's LP solver (HiGHS when cvxpy has it) and the QP solver of the second, minimum-norm solve.
 LP_SOLVER = "HIGHS" if "HIGHS" in cp.installed_solvers() else None
@@ -82,7 +82,7 @@ class LPInstance:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """(m, n): constraints and variables."""
+        """The numbers of constraints and variables, ``(m, n)``."""
         return self.A.shape
 
     def violation(self, x: np.ndarray) -> float:
@@ -191,7 +191,7 @@ def solve(instance: LPInstance, min_norm: bool = True) -> np.ndarray | None:
 
     First solve: the LP with HiGHS (through cvxpy); ``None`` if it is infeasible or unbounded. The
     vertex is checked for feasibility and for a zero duality gap. Its multipliers describe the
-    optimal face (:func:`_face`); if the face is more than one point (and ``min_norm``), a second
+    optimal face (``_face``); if the face is more than one point (and ``min_norm``), a second
     solve minimises ‖x‖² over it, and that point is checked for feasibility and for
     ``c·x ≤ optimum + tolerance`` before it replaces the vertex.
     """
@@ -267,14 +267,15 @@ def generate(num: int, seed: int, m: int = 10, n: int = 50, nnz: int = 100) -> d
     """``num`` solved instances, stacked: arrays A (num, m, n), b, c, is_equality, l, u, x.
 
     Infeasible draws are dropped; ``attempts`` says how many were drawn in all. Cached on disk,
-    keyed by the arguments.
+    keyed by the arguments and the code of this module (and of those it imports).
     """
     for name, value in (("num", num), ("m", m), ("n", n), ("nnz", nnz)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
     if nnz > m * n:
         raise ValueError(f"nnz = {nnz} nonzeros do not fit in an {m} × {n} matrix")
-    key = {"version": 1, "num": num, "seed": seed, "m": m, "n": n, "nnz": nnz}
+    key = {"num": num, "seed": seed, "m": m, "n": n, "nnz": nnz, "solver": LP_SOLVER}
+    key["code"] = code_hash(sys.modules[__name__])
     return cached_arrays("lp-data", key, lambda: _generate(num, seed, m, n, nnz))
 
 

@@ -16,15 +16,16 @@ rule for both kinds of model). The test set is never looked at during training.
 from __future__ import annotations
 
 import math
+import sys
 import time
 
 import numpy as np
 import torch
 
-from implicit_edu.experiments.lp.config import LPConfig
+from implicit_edu.experiments.lp.config import MODEL_SETTINGS, LPConfig
 from implicit_edu.experiments.lp.data import generate, relative_error
 from implicit_edu.experiments.lp.models import build, feature_scales, graph_batch
-from implicit_edu.runtime.cache import cached_state
+from implicit_edu.runtime.cache import cached_state, keyed
 from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
@@ -47,15 +48,6 @@ def dataset(cfg: LPConfig) -> tuple[dict, dict, dict]:
         for name, (lo, hi) in cuts.items()
     }
     return split["train"], split["val"], split["test"]
-
-
-def _training_key(cfg: LPConfig, kind: str, d: int, seed: int) -> dict:
-    fields = ("version", "m", "n", "nnz", "num_train", "num_test", "num_val", "data_seed", "lr",
-              "second_phase_lr", "clip", "unroll_first", "unroll_second",
-              "switch_fraction", "validate_every", "eval_iterations")  # fmt: skip
-    key = {f: getattr(cfg, f) for f in fields}
-    key["epochs"] = cfg.epochs_explicit if kind == "explicit" else cfg.epochs_implicit
-    return {**key, "kind": kind, "d": d, "seed": seed}
 
 
 def train_one(
@@ -82,7 +74,8 @@ def _train(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, val: dict, 
     target = torch.as_tensor(train["x"], dtype=torch.float32, device=device) / model.target_scale
     epochs = cfg.epochs_explicit if kind == "explicit" else cfg.epochs_implicit
     optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    switch = math.ceil(cfg.switch_fraction * epochs) if kind == "implicit" else epochs
+    # the epoch of the second phase (deeper unroll, smaller rate); the explicit model has one phase
+    switch = math.ceil(cfg.switch_fraction * epochs) if kind == "implicit" else math.inf
 
     def factor(epoch: int) -> float:  # cosine decay, and a smaller rate for the deeper unroll
         second = cfg.second_phase_lr if epoch >= switch else 1.0
@@ -92,7 +85,9 @@ def _train(cfg: LPConfig, kind: str, d: int, seed: int, train: dict, val: dict, 
     losses, val_epochs, val_errors, start = [], [], [], time.perf_counter()
     best_state, best_epoch = None, 0
     for epoch in range(epochs):
-        iterations = cfg.unroll_first if epoch < switch else cfg.unroll_second
+        iterations = None  # the explicit model makes one pass
+        if kind == "implicit":
+            iterations = cfg.unroll_first if epoch < switch else cfg.unroll_second
         optimizer.zero_grad()
         loss = torch.mean((model(graph, iterations) - target) ** 2)
         loss.backward()
@@ -121,9 +116,18 @@ def _mean_error(model, graph, target: np.ndarray, iterations: int | None) -> flo
 def cached_model(
     cfg: LPConfig, kind: str, d: int, seed: int, train: dict, val: dict, threads=None
 ) -> dict:
-    """A trained model from the on-disk cache, or trained now (module level: runs in workers)."""
-    key = _training_key(cfg, kind, d, seed)
-    return cached_state("lp-model", key, lambda: train_one(cfg, kind, d, seed, train, val, threads))
+    """A trained model from the on-disk cache, or trained now (module level: runs in workers).
+
+    Keyed on the settings of its kind (``MODEL_SETTINGS`` of the configuration module), its
+    embedding size and seed, and the code of this module and of those it imports. ``train`` and
+    ``val`` must be the splits of :func:`dataset` of ``cfg``: they are keyed by its data settings.
+    """
+    if kind not in MODEL_SETTINGS:
+        raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
+    view, key = keyed(cfg, MODEL_SETTINGS[kind], sys.modules[__name__], kind=kind, d=d, seed=seed)
+    return cached_state(
+        "lp-model", key, lambda: train_one(view, kind, d, seed, train, val, threads)
+    )
 
 
 def load(kind: str, d: int, state: dict, cfg: LPConfig | None = None):

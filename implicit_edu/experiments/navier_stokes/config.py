@@ -8,9 +8,11 @@ about 0.2 M parameters, sized to fit the chapter in about 10 minutes on 2 cores;
 uses a 64² grid and about the paper's model size (width 32, 12 modes, 4 Fourier layers in the
 block, standing in for the paper's 3 tied layers plus one more: 2.36 M parameters).
 
-The configuration has one frozen part per cached artefact: :class:`DataConfig` keys the data set,
-:class:`ModelConfig` and :class:`TrainConfig` key each trained model; evaluation settings
-(:class:`EvalConfig`) key nothing, so changing them never retrains a model.
+The configuration is in frozen parts: the flows (:class:`DataConfig`), the models
+(:class:`ModelConfig`), their training (:class:`TrainConfig`) and the measurements
+(:class:`EvalConfig`). Each cached artefact is keyed on the settings it depends on
+(:data:`DATA_SETTINGS`, :data:`FINE_SETTINGS`, :data:`MODEL_SETTINGS`) and on the code that makes
+it (:mod:`implicit_edu.runtime.cache`); changing any other setting never retrains a model.
 """
 
 from __future__ import annotations
@@ -29,12 +31,15 @@ __all__ = [
     "config",
     "PAPER",
     "KINDS",
+    "DATA_SETTINGS",
+    "FINE_SETTINGS",
+    "MODEL_SETTINGS",
 ]
 
 #: The paper's numbers for this case study (implicit_edu.runtime.paper).
 PAPER = NAVIER_STOKES
 
-#: The three models compared: the FNO-DEQ, an explicit FNO of its size, and a larger one.
+#: The three models compared, the FNO-DEQ, an explicit FNO of its size, and a larger one.
 KINDS = ("implicit", "explicit", "explicit_large")
 
 
@@ -129,6 +134,50 @@ class NavierStokesConfig:
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     seeds: tuple[int, ...] = (0, 1)
     workers: int = 2  # models trained side by side (one CPU thread each)
+
+
+#: The settings (of :class:`DataConfig`) of the data set, the flows and the sizes of the splits.
+DATA_SETTINGS = (
+    "grid",
+    "nu",
+    "drag",
+    "k_min",
+    "k_max",
+    "rms",
+    "num_train",
+    "num_val",
+    "num_test",
+    "seed",
+    "tol",
+    "expected_yield",
+)
+
+#: The settings (of :class:`DataConfig`) of the test flows re-solved on the finer grid.
+FINE_SETTINGS = DATA_SETTINGS + ("fine_grid", "num_fine")
+
+_COMMON = tuple(f"data.{name}" for name in DATA_SETTINGS) + (
+    "model.modes",
+    "train.batch",
+    "train.weight_decay",
+    "train.validate_every",
+)
+_DEQ = ("warmup_fraction", "unrolled_iterations", "forward_max_iter", "forward_tol")
+_DEQ += ("phantom_steps", "phantom_tau", "jacobian_weight", "validation_iterations")
+
+#: The settings (of :class:`NavierStokesConfig`) a trained model of each kind depends on. They are
+#: the key of its cache entry beside its seed, learning rate and number of steps, and all its
+#: training may read (:func:`implicit_edu.runtime.cache.keyed`). The learning rate and the number
+#: of steps are chosen by ``train.learning_rates``, ``train.pilot_fraction`` and ``train.steps``;
+#: every other setting (``data.fine_grid``, ``data.num_fine``, ``evaluate``, ``seeds``,
+#: ``workers``, ``profile``) only chooses which models are trained or how they are measured:
+#: changing it retrains nothing.
+MODEL_SETTINGS = {
+    "implicit": _COMMON
+    + ("model.width", "model.block_layers")
+    + tuple(f"train.{name}" for name in _DEQ),
+    "explicit": _COMMON + ("model.explicit_width", "model.explicit_layers"),
+    "explicit_large": _COMMON + ("model.large_width", "model.explicit_layers"),
+}
 
 
 def config(profile: str | None = None) -> NavierStokesConfig:

@@ -1,7 +1,7 @@
 """Data for the Navier–Stokes case study: random forcings and their steady vorticities.
 
 No data set is downloaded: every pair (φ, ω) is computed here. A forcing is a Gaussian random
-field whose Fourier modes are nonzero only in the band k_min ≤ |k| ≤ k_max, scaled to a given
+field whose Fourier modes are nonzero only in the band k_min ≤ ‖k‖ ≤ k_max, scaled to a given
 root-mean-square value; its steady vorticity comes from
 :func:`implicit_edu.experiments.navier_stokes.physics.solve_steady`. Forcings whose flow reaches no
 steady state within the solver's budget are dropped and counted. The arrays are cached on disk,
@@ -11,14 +11,14 @@ keyed by the data configuration and the code that computes them.
 from __future__ import annotations
 
 import os
+import sys
 
 import numpy as np
 import torch
 
-from implicit_edu.experiments.navier_stokes import physics
-from implicit_edu.experiments.navier_stokes.config import DataConfig
+from implicit_edu.experiments.navier_stokes.config import DATA_SETTINGS, FINE_SETTINGS, DataConfig
 from implicit_edu.experiments.navier_stokes.physics import SpectralGrid, solve_steady
-from implicit_edu.runtime.cache import cached_arrays, code_hash
+from implicit_edu.runtime.cache import cached_arrays, keyed
 from implicit_edu.runtime.profiles import fixed_threads, get_device
 
 __all__ = ["random_forcing", "generate", "splits", "fine_grid_test", "band_modes", "upsample"]
@@ -98,8 +98,8 @@ def _build(cfg: DataConfig) -> dict[str, np.ndarray]:
 def generate(cfg: DataConfig) -> dict[str, np.ndarray]:
     """All samples of the configuration (cached): forcing, omega (S, N, N), residual (S,),
     and the counts ``attempted`` and ``dropped`` (forcings with no steady state)."""
-    key = {"config": cfg, "code": code_hash(physics, _build, _solve_in_chunks, random_forcing)}
-    return cached_arrays("navier-stokes-data", key, lambda: _build(cfg))
+    view, key = keyed(cfg, DATA_SETTINGS, sys.modules[__name__])
+    return cached_arrays("navier-stokes-data", key, lambda: _build(view))
 
 
 def splits(cfg: DataConfig) -> dict[str, dict[str, torch.Tensor]]:
@@ -148,8 +148,8 @@ def fine_grid_test(cfg: DataConfig) -> dict[str, torch.Tensor]:
     The forcings are band-limited, so they are exactly the same functions on the finer grid;
     the solve starts from the coarse solution, interpolated.
     """
-    key = {"config": cfg, "code": code_hash(physics, _build_fine, upsample, _build)}
-    arrays = cached_arrays("navier-stokes-fine", key, lambda: _build_fine(cfg))
+    view, key = keyed(cfg, FINE_SETTINGS, sys.modules[__name__])
+    arrays = cached_arrays("navier-stokes-fine", key, lambda: _build_fine(view))
     return {key: torch.as_tensor(value) for key, value in arrays.items()}
 
 

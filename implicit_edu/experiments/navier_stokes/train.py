@@ -14,22 +14,22 @@ The FNO-DEQ is trained as Marwah et al. (2023) and the paper do: for the first
 ``warmup_fraction`` of the steps by backpropagation through ``unrolled_iterations`` plain
 iterations from z₀ = 0, then with Anderson's method forwards (at most ``forward_max_iter``
 evaluations of G) and phantom gradients backwards (``phantom_steps`` damped steps with
-τ = ``phantom_tau``, :class:`implicit_edu.DEQ`).
+τ = ``phantom_tau``, :class:`~implicit_edu.core.deq.DEQ`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 
 import torch
 
-from implicit_edu.experiments.navier_stokes import models as models_module
-from implicit_edu.experiments.navier_stokes.config import KINDS, NavierStokesConfig
+from implicit_edu.experiments.navier_stokes.config import KINDS, MODEL_SETTINGS, NavierStokesConfig
 from implicit_edu.experiments.navier_stokes.data import splits
 from implicit_edu.experiments.navier_stokes.models import ExplicitFNO, ImplicitFNO
-from implicit_edu.runtime.cache import cached_state, code_hash
+from implicit_edu.runtime.cache import cached_state, keyed
 from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
@@ -75,11 +75,15 @@ def relative_errors(prediction: torch.Tensor, target: torch.Tensor) -> torch.Ten
 
 
 @torch.no_grad()
-def predict(model, forcing: torch.Tensor, iterations: int | None = None, chunk: int = 64):
+def predict(model, forcing: torch.Tensor, iterations: int | None = None, chunk: int | None = None):
     """Predictions for many forcings in chunks (float32 on the model's device, float64 back).
 
-    For the FNO-DEQ, ``iterations`` is the Anderson budget (default: the model's own).
+    For the FNO-DEQ, ``iterations`` is the Anderson budget (default: the model's own), whose
+    solver holds every iterate: the default ``chunk`` is 64 flows on grids up to 64², fewer on
+    finer ones (16 on 128²), so that a chunk fits a 16 GB GPU.
     """
+    if chunk is None:
+        chunk = max(1, min(64, 64 * 64**2 // forcing.shape[-1] ** 2))
     device = next(model.parameters()).device
     outputs = []
     for start in range(0, forcing.shape[0], chunk):
@@ -171,20 +175,17 @@ def train_one(cfg: NavierStokesConfig, kind: str, seed: int, lr: float, steps: i
         return _train(cfg, kind, seed, lr, steps, splits(cfg.data))
 
 
-def _key(cfg: NavierStokesConfig, kind: str, seed: int, lr: float, steps: int) -> dict:
-    from implicit_edu.core import deq, solvers
-
-    return {
-        "data": cfg.data, "model": cfg.model, "train": cfg.train, "kind": kind, "seed": seed,
-        "lr": lr, "steps": steps,
-        "code": code_hash(models_module, _train, build, relative_errors, predict, deq, solvers),
-    }  # fmt: skip
-
-
 def cached_model(cfg: NavierStokesConfig, kind: str, seed: int, lr: float, steps: int) -> dict:
-    """A trained model from the on-disk cache, or trained now (module level: runs in workers)."""
-    key = _key(cfg, kind, seed, lr, steps)
-    return cached_state("navier-stokes-model", key, lambda: train_one(cfg, kind, seed, lr, steps))
+    """A trained model from the on-disk cache, or trained now (module level: runs in workers).
+
+    Keyed on the settings of its kind (``MODEL_SETTINGS`` of the configuration module), its seed,
+    learning rate and number of steps, and the code of this module and of those it imports.
+    """
+    if kind not in MODEL_SETTINGS:
+        raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
+    this = sys.modules[__name__]
+    view, key = keyed(cfg, MODEL_SETTINGS[kind], this, kind=kind, seed=seed, lr=lr, steps=steps)
+    return cached_state("navier-stokes-model", key, lambda: train_one(view, kind, seed, lr, steps))
 
 
 def train_all(cfg: NavierStokesConfig, progress: bool | None = None) -> dict:

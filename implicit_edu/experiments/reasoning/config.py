@@ -15,8 +15,10 @@ small looped models ourselves:
 
 The ``cpu`` scale fits the chapter in about 10 minutes on 2 cores from an empty cache: the four
 models train side by side in two worker processes, one thread each. One frozen part per cached
-artefact: the data parts and the model and training parts key the trained models; evaluation
-settings (:class:`EvalConfig`) key nothing, so changing them never retrains a model.
+artefact: each trained model is keyed on the settings of its data, model and training parts that
+it depends on (:data:`MODEL_SETTINGS`) and on the code that trains it
+(:mod:`implicit_edu.runtime.cache`); evaluation settings (:class:`EvalConfig`) key nothing, so
+changing them never retrains a model.
 """
 
 from __future__ import annotations
@@ -38,9 +40,10 @@ __all__ = [
     "config",
     "KINDS",
     "PAPER_LT",
+    "MODEL_SETTINGS",
 ]
 
-#: The four models trained here: the looped and feed-forward prefix-sum nets, the looped and
+#: The four models trained here, the looped and feed-forward prefix-sum nets, the looped and
 #: explicit transformers.
 KINDS = ("recurrent_conv", "feedforward_conv", "looped_transformer", "explicit_transformer")
 
@@ -199,6 +202,43 @@ class ReasoningConfig:
     huginn: HuginnConfig = field(default_factory=HuginnConfig)
     seeds: tuple[int, ...] = (0,)
     workers: int = 2  # models trained side by side (one CPU thread each)
+
+
+def _under(part: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f"{part}.{name}" for name in names)
+
+
+_CONV = (
+    _under("prefix_data", ("train_bits", "num_train", "num_val", "seed"))
+    + ("conv_model",)
+    + _under("conv_train", ("iterations", "batch", "lr", "weight_decay", "warmup_epochs", "clip"))
+    + ("conv_train.validate_every",)
+)
+_CHAIN = _under(
+    "chain_data",
+    ("names", "statements", "train_hops", "max_distractor", "num_train", "num_val", "seed"),
+)
+_CORE = ("width", "heads", "prelude", "core_blocks", "coda", "init_std", "input_attention")
+_CORE += ("local_ends",)
+_TRAIN = ("batch", "lr", "beta2", "weight_decay", "warmup", "clip", "validate_every")
+
+#: The settings (of :class:`ReasoningConfig`) a trained model of each kind depends on. They are
+#: the key of its cache entry beside its seed, and all its training may read
+#: (:func:`implicit_edu.runtime.cache.keyed`). Not in any key, so changing them retrains nothing:
+#: the test strings and prompts (``prefix_data.test_bits``, ``prefix_data.num_test``,
+#: ``chain_data.test_statements``, ``chain_data.test_hops``, ``chain_data.num_test``),
+#: ``evaluate``, ``huginn`` (its generations have a key of their own), ``seeds``, ``workers``
+#: and ``profile``.
+MODEL_SETTINGS = {
+    "recurrent_conv": _CONV + ("conv_train.epochs", "conv_train.alpha"),
+    "feedforward_conv": _CONV + ("conv_train.feedforward_epochs",),
+    "looped_transformer": _CHAIN
+    + _under("transformer_model", _CORE)
+    + _under("transformer_train", _TRAIN + ("steps", "mean_r", "sigma", "max_r", "grad_steps")),
+    "explicit_transformer": _CHAIN
+    + _under("transformer_model", _CORE + ("explicit_depth",))
+    + _under("transformer_train", _TRAIN + ("explicit_steps",)),
+}
 
 
 def config(profile: str | None = None) -> ReasoningConfig:

@@ -23,8 +23,10 @@ serves a later build without one.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -32,7 +34,7 @@ import torch
 
 from implicit_edu.experiments.reasoning.config import HuginnConfig
 from implicit_edu.experiments.reasoning.data import semantic_pairs, word_levenshtein
-from implicit_edu.runtime.cache import cached_state, code_hash
+from implicit_edu.runtime.cache import cached_state, keyed
 
 __all__ = [
     "MODEL",
@@ -173,6 +175,9 @@ def huginn_outputs(
     """
     cfg = cfg or HuginnConfig()
     chosen = [[a, b] for a, b in _pairs(cfg, pairs)]
+    # keyed on every setting, the prompts and the code of this module and those it imports
+    fields = [field.name for field in dataclasses.fields(cfg)]
+    cfg, key = keyed(cfg, fields, sys.modules[__name__], pairs=chosen)
 
     def build() -> dict:
         model, tokenizer = load_huginn(cfg.model)
@@ -182,7 +187,6 @@ def huginn_outputs(
         ]
         return {"pairs": chosen, "steps": list(cfg.steps), "outputs": outputs}
 
-    key = {"huginn": cfg, "pairs": chosen, "code": code_hash(generate, load_huginn)}
     return cached_state("reasoning-huginn", key, build)
 
 

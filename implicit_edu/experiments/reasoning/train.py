@@ -23,20 +23,21 @@ are kept (ties go to the lower validation loss). Test data are used only in
 :mod:`~implicit_edu.experiments.reasoning.evaluate`.
 
 Every trained model is cached on disk (:func:`implicit_edu.runtime.cache.cached_state`), keyed on
-its data, model and training sub-configs, its kind and seed, and a hash of the code that made it.
+the settings of its kind (``MODEL_SETTINGS`` of the configuration module), its seed, and a hash of
+the code that trains it (:func:`implicit_edu.runtime.cache.keyed`).
 """
 
 from __future__ import annotations
 
 import copy
 import math
+import sys
 import time
 
 import torch
 from torch.nn import functional as F
 
-from implicit_edu.experiments.reasoning import models as models_module
-from implicit_edu.experiments.reasoning.config import KINDS, ReasoningConfig
+from implicit_edu.experiments.reasoning.config import KINDS, MODEL_SETTINGS, ReasoningConfig
 from implicit_edu.experiments.reasoning.data import chain_data, prefix_sum_data, vocabulary_size
 from implicit_edu.experiments.reasoning.models import (
     ExplicitTransformer,
@@ -47,7 +48,7 @@ from implicit_edu.experiments.reasoning.models import (
     matched_width,
     parameter_count,
 )
-from implicit_edu.runtime.cache import cached_state, code_hash
+from implicit_edu.runtime.cache import cached_state, keyed
 from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
@@ -67,22 +68,25 @@ __all__ = [
 ]
 
 
-def prefix_splits(cfg: ReasoningConfig) -> dict:
-    """``{"train": (x, y), "val": (x, y), "test": {bits: (x, y)}}`` from separate seeds."""
+def prefix_splits(cfg: ReasoningConfig, test: bool = True) -> dict:
+    """``{"train": (x, y), "val": (x, y), "test": {bits: (x, y)}}`` from separate seeds (without
+    ``"test"`` when ``test`` is false: training needs no test strings)."""
     d = cfg.prefix_data
-    test = {
-        bits: prefix_sum_data(num, bits, d.seed + 2 + j)
-        for j, (bits, num) in enumerate(zip(d.test_bits, d.num_test, strict=True))
-    }
-    return {
+    out = {
         "train": prefix_sum_data(d.num_train, d.train_bits, d.seed),
         "val": prefix_sum_data(d.num_val, d.train_bits, d.seed + 1),
-        "test": test,
     }
+    if test:
+        out["test"] = {
+            bits: prefix_sum_data(num, bits, d.seed + 2 + j)
+            for j, (bits, num) in enumerate(zip(d.test_bits, d.num_test, strict=True))
+        }
+    return out
 
 
 def chain_splits(cfg: ReasoningConfig, test: bool = True) -> dict:
-    """``{"train": data, "val": data, "test": {hops: data}}`` of :func:`chain_data`.
+    """``{"train": data, "val": data, "test": {hops: data}}`` of
+    :func:`~implicit_edu.experiments.reasoning.data.chain_data`.
 
     Training and validation prompts have ``statements`` statements and hops drawn from
     ``train_hops``; test prompts have ``test_statements`` statements and one hop count each.
@@ -209,7 +213,7 @@ def _conv_validation(model, kind: str, x, y, iterations: int, chunk: int = 500):
 def _train_conv(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
     t = cfg.conv_train
     device = get_device()
-    splits = prefix_splits(cfg)
+    splits = prefix_splits(cfg, test=False)
     x, y = (v.to(device) for v in splits["train"])
     xv, yv = (v.to(device) for v in splits["val"])
     torch.manual_seed(seed)
@@ -350,35 +354,16 @@ def train_one(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
     raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
 
 
-def _key(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
-    from implicit_edu.experiments.reasoning import data
-
-    if kind in ("recurrent_conv", "feedforward_conv"):
-        parts = {"data": cfg.prefix_data, "model": cfg.conv_model, "train": cfg.conv_train}
-        code = code_hash(
-            models_module, data.prefix_sum_data, prefix_splits, build, progressive_loss,
-            whole_string_accuracy, _schedule, _conv_validation, _train_conv,
-        )  # fmt: skip
-    elif kind in ("looped_transformer", "explicit_transformer"):
-        parts = {
-            "data": cfg.chain_data,
-            "model": cfg.transformer_model,
-            "train": cfg.transformer_train,
-        }
-        code = code_hash(
-            models_module, data.chain_data, chain_splits, build, sample_iterations, _schedule,
-            _transformer_validation, _train_transformer,
-        )  # fmt: skip
-    else:
-        raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
-    return {**parts, "kind": kind, "seed": seed, "code": code}
-
-
 def cached_model(cfg: ReasoningConfig, kind: str, seed: int) -> dict:
-    """A trained model from the on-disk cache, or trained now (module level: runs in workers)."""
-    return cached_state(
-        "reasoning-model", _key(cfg, kind, seed), lambda: train_one(cfg, kind, seed)
-    )
+    """A trained model from the on-disk cache, or trained now (module level: runs in workers).
+
+    Keyed on the settings of its kind (``MODEL_SETTINGS`` of the configuration module), its seed,
+    and the code of this module and of those it imports.
+    """
+    if kind not in MODEL_SETTINGS:
+        raise ValueError(f"unknown model kind {kind!r}; use one of {', '.join(KINDS)}")
+    view, key = keyed(cfg, MODEL_SETTINGS[kind], sys.modules[__name__], kind=kind, seed=seed)
+    return cached_state("reasoning-model", key, lambda: train_one(view, kind, seed))
 
 
 def train_all(cfg: ReasoningConfig, progress: bool | None = None) -> dict:
