@@ -34,12 +34,12 @@ Where a new piece goes: a new solver in ``core/solvers.py``; a new estimator or 
 ``models``, ``train``, ``evaluate``), its chapter in ``book/part4`` and its checks in
 ``exercises``.
 
-The names a chapter needs most are importable from the top: ``fixed_point``, ``DEQ``, the profile
-helpers.
+The names a chapter needs most are importable from the top: ``fixed_point``, ``iterate``, ``DEQ``,
+the profile helpers.
 """
 
 from implicit_edu.core.deq import DEQ, DEQConvergenceWarning, TanhOperator
-from implicit_edu.core.solvers import FixedPointResult, fixed_point
+from implicit_edu.core.solvers import FixedPointResult, fixed_point, iterate
 from implicit_edu.runtime.profiles import (
     PROFILES,
     current_profile,
@@ -57,6 +57,7 @@ __all__ = [
     "current_profile",
     "fixed_point",
     "get_device",
+    "iterate",
     "pick",
     "seed_everything",
 ]

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from implicit_edu.analysis import lipschitz
+from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments import toy
 
 DTYPE = torch.float64
@@ -122,7 +123,7 @@ def test_trace_agrees_with_empirical_lipschitz_of_each_t_step_map():
     trace = lipschitz.lipschitz_trace(G, x, directions, 1e-4, 4, y0=y0, reduce="none")
     for t in range(1, 5):
         expected = lipschitz.empirical_lipschitz(
-            lambda s, t=t: toy.iterate(G, s, t, y0=y0.repeat(7, 1))[-1], x, directions, 1e-4
+            lambda s, t=t: iterate(lambda y: G(y, s), y0.repeat(7, 1), t)[-1], x, directions, 1e-4
         )
         assert torch.allclose(trace[t - 1], expected, rtol=1e-9)
 

@@ -9,7 +9,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from implicit_edu.core.solvers import FixedPointResult, fixed_point
+from implicit_edu.core.solvers import FixedPointResult, fixed_point, iterate
 
 METHODS = ["picard", "km", "anderson", "broyden"]
 DOTTIE = 0.7390851332151607  # the fixed point of cos
@@ -500,3 +500,39 @@ def test_anderson_regularisation_is_scale_invariant():
         assert result.converged
         counts.append(result.iterations)
     assert max(counts) - min(counts) <= 1
+
+
+# ----------------------------------------------------------------------------- iterate
+
+
+def test_iterate_returns_the_start_and_every_iterate():
+    y0 = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    trajectory = iterate(lambda y: 0.5 * y + 1.0, y0, 3)
+    assert len(trajectory) == 4 and trajectory[0] is y0
+    expected = [y0]
+    for _ in range(3):
+        expected.append(0.5 * expected[-1] + 1.0)
+    for got, want in zip(trajectory, expected, strict=True):
+        assert torch.equal(got, want)
+    assert iterate(lambda y: y + 1, y0, 0) == [y0]
+
+
+def test_iterate_keeps_autograd_unless_called_under_no_grad():
+    w = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
+    last = iterate(lambda y: w * y + 1.0, torch.zeros(2, dtype=torch.float64), 2)[-1]
+    assert last.requires_grad  # y_2 = w + 1: d/dw = 1
+    (grad,) = torch.autograd.grad(last.sum(), w)
+    assert float(grad) == pytest.approx(2.0)
+    with torch.no_grad():
+        assert not iterate(lambda y: w * y + 1.0, torch.zeros(2), 2)[-1].requires_grad
+
+
+@pytest.mark.parametrize("steps", [-1, 2.0, True, "3", None])
+def test_iterate_rejects_a_bad_number_of_steps(steps):
+    with pytest.raises(ValueError, match=r"steps must be an integer >= 0, got"):
+        iterate(lambda y: y, torch.zeros(1), steps)
+
+
+def test_iterate_rejects_an_operator_that_is_not_callable():
+    with pytest.raises(TypeError, match="g must be a callable operator"):
+        iterate(torch.zeros(1), torch.zeros(1), 1)

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from implicit_edu.analysis import theory
+from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments import toy
 
 DTYPE = torch.float64
@@ -109,7 +110,7 @@ def test_talk_example_fixed_point_is_F_and_iterates_have_the_closed_form():
     G = theory.sufficiency_operator(F, eps)
     x = talk_grid(1e-2, 200)
     assert torch.allclose(theory.fixed_point_map(G, x), F(x), rtol=1e-6)
-    trajectory = toy.iterate(G, x, 100)
+    trajectory = iterate(lambda y: G(y, x), torch.zeros_like(x), 100)
     for t in (0, 1, 5, 20, 100):
         assert torch.allclose(trajectory[t], theory.sufficiency_iterate(F, eps, x, t), rtol=1e-10)
 
@@ -154,7 +155,7 @@ def test_sufficiency_reproduces_a_smooth_random_F(seed, n, d):
     x = randn(10, d, seed=seed + 2)
     y0 = torch.zeros(10, n, dtype=DTYPE)
     assert torch.allclose(theory.fixed_point_map(G, x, y0), F(x), rtol=1e-7)
-    trajectory = toy.iterate(G, x, 12, y0=y0)
+    trajectory = iterate(lambda y: G(y, x), y0, 12)
     for t in (1, 3, 12):
         assert torch.allclose(trajectory[t], theory.sufficiency_iterate(F, eps, x, t), rtol=1e-10)
 

@@ -12,7 +12,7 @@ The biases do not enter any bound.
 
 * :func:`naive_lipschitz_bound`: ``‖W2‖₂ ‖W1‖₂``, the product of the spectral norms;
 * :func:`lipschitz_upper_bound_sdp`: the semidefinite program "LipSDP-Neuron" of Fazlyab, Robey,
-  Hassani, Morari and Pappas (NeurIPS 2019) with slopes in [α, β] = [0, 1]:
+  Hassani, Morari and Pappas (NeurIPS 2019) with slopes in [α, β] = [0, 1]::
 
       minimise ρ over ρ and T = diag(λ), λ ≥ 0, subject to
       M(ρ, T) = [[−2αβ W1ᵀ T W1 − ρ I,  (α + β) W1ᵀ T],
@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 #: Solvers tried in this order when none is named, for small matrix inequalities (size d + m at
-#: most :data:`SMALL_SIZE`) and for larger ones. CLARABEL (interior point) is accurate and fast
+#: most ``SMALL_SIZE``) and for larger ones. CLARABEL (interior point) is accurate and fast
 #: while the matrix is small, but its cost grows steeply with d + m (its linear systems are dense in
 #: the d(d+1)/2-sized PSD cone); SCS (first order) scales better. The final bound is re-verified
 #: by linear algebra either way, so the choice affects the tightness and the speed, not validity.

@@ -283,7 +283,8 @@ def fixed_point_map(
     max_iter: int = 1000,
     atol: float = 0.0,
 ) -> torch.Tensor:
-    """``y*(x)``, the solution of ``y = G(y, x)`` for each sample, by :func:`fixed_point`.
+    """``y*(x)``, the solution of ``y = G(y, x)`` for each sample, by
+    :func:`~implicit_edu.core.solvers.fixed_point`.
 
     ``y0`` defaults to ``zeros_like(x)``: pass it when the state's shape differs from the input's.
     The solver's residual is relative (``‖G(y) − y‖ / ‖G(y)‖``), so a fixed point exactly at 0

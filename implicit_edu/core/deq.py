@@ -37,7 +37,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
-from implicit_edu.core.solvers import FixedPointResult, fixed_point
+from implicit_edu.core.solvers import FixedPointResult, fixed_point, iterate
 
 __all__ = ["DEQ", "BACKWARD_MODES", "DEQConvergenceWarning", "TanhOperator"]
 
@@ -128,7 +128,8 @@ class DEQ(nn.Module):
             above its tolerance (the result stays in ``forward_result``/``backward_result``).
 
     Call ``layer(x, y0=None)``; without y0 the start is ``g.initial_state(x)``. After a call,
-    ``layer.forward_result`` holds the forward solve's :class:`FixedPointResult` and, for
+    ``layer.forward_result`` holds the forward solve's
+    :class:`~implicit_edu.core.solvers.FixedPointResult` and, for
     "ift" once backward has run, ``layer.backward_result`` the backward solve's.
 
     Design of "ift". The forward solve runs without autograd. Then g is applied once more,
@@ -264,10 +265,10 @@ class DEQ(nn.Module):
         if self.backward == "jfb":  # y = g(y*, x), the only differentiable step
             return self.g(y_star, x)
         if self.backward == "phantom":  # y ← (1 - τ) y + τ g(y, x), k times, from y*
-            y, tau = y_star, self.phantom_tau
-            for _ in range(self.phantom_steps):
-                y = (1 - tau) * y + tau * self.g(y, x)
-            return y
+            tau = self.phantom_tau
+            return iterate(
+                lambda y: (1 - tau) * y + tau * self.g(y, x), y_star, self.phantom_steps
+            )[-1]
         return self._implicit(x, y_star)
 
     def _implicit(self, x: torch.Tensor, y_star: torch.Tensor) -> torch.Tensor:
@@ -339,6 +340,16 @@ class TanhOperator(nn.Module):
     tanh is 1-Lipschitz, so ||g(y, x) - g(y', x)|| <= ||W||₂ ||y - y'|| = μ ||y - y'||. W is
     recomputed from the free parameter V in every call (``torch.linalg.matrix_norm(V, 2)``),
     so training V keeps the bound and gradients flow through the normalisation.
+
+    One of three tanh operators, kept apart on purpose because merging them would change the
+    book's numbers: :class:`implicit_edu.core.regular.SpectralTanhOperator` has the same
+    ``tanh(W y + U x + b)`` but also draws a power-iteration vector from the generator at
+    construction (so later draws differ), checks shapes in every call, and offers a free W, a
+    bounded U and a power-iteration norm;
+    :class:`implicit_edu.experiments.memory.LinearTanhOperator` normalises its matrix once, at
+    construction, so that a call costs no SVD. This one is the
+    minimal operator of the DEQ layer (chapters "Differentiating through a fixed point" and "A
+    first implicit model").
 
     Args:
         width: size of y.

@@ -21,7 +21,8 @@ every value of its parameters, with a factor it can compute, ``contraction_bound
   whose unique fixed point solves ``z = relu(W z + U x + b)`` for every such α.
 
 Each is an ``nn.Module`` called as ``g(y, x)`` with ``y`` of shape ``(B, n)`` and ``x`` of shape
-``(B, d)``; each has ``initial_state(x)`` (zeros), so it plugs into :class:`implicit_edu.DEQ` as
+``(B, d)``; each has ``initial_state(x)`` (zeros), so it plugs into
+:class:`~implicit_edu.core.deq.DEQ` as
 ``DEQ(g)``. :class:`LipschitzMLP` is a small network with a certified Lipschitz bound, used for the
 injection and the step.
 """
@@ -33,6 +34,8 @@ import numbers
 
 import torch
 from torch import nn
+
+from implicit_edu.core.solvers import iterate
 
 __all__ = [
     "AdaptiveStep",
@@ -108,6 +111,12 @@ class SpectralTanhOperator(nn.Module):
             optimiser step), never inside a call: a fixed-point solve needs one fixed operator.
         power_iters: power-iteration steps per :meth:`power_step`.
         generator: optional ``torch.Generator`` for a reproducible initialisation.
+
+    With ``mu`` set and ``normalisation="exact"`` it computes the same map as
+    :class:`implicit_edu.core.deq.TanhOperator`, with the same V, U, b draws, but it is kept
+    separate: it draws one more vector (the power iteration's u) from the generator at
+    construction, which would shift every later draw of a shared generator (and of the global
+    RNG) if TanhOperator were replaced by it, and its norm goes through ``spectral_norm_exact``.
     """
 
     def __init__(
@@ -176,7 +185,7 @@ class SpectralTanhOperator(nn.Module):
 
     @property
     def U_eff(self) -> torch.Tensor:  # noqa: N802
-        """The input matrix used in g: U, or U kept at ``‖U‖₂ ≤ lip_x``."""
+        """The input matrix used in g, which is U, or U kept at ``‖U‖₂ ≤ lip_x``."""
         return self.U if self.lip_x is None else bounded_matrix(self.U, self.lip_x)
 
     def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -437,12 +446,8 @@ class AveragedOperator(nn.Module):
     def iterates(self, x: torch.Tensor, steps: int, y0: torch.Tensor | None = None) -> torch.Tensor:
         """``y_0, …, y_steps`` of Picard iteration, stacked on dim 0 (coefficients found once)."""
         e, p = self.coefficients(x)
-        y = self.initial_state(x) if y0 is None else y0
-        out = [y]
-        for _ in range(steps):
-            y = self.evaluate(y, x, e, p)
-            out.append(y)
-        return torch.stack(out)
+        y0 = self.initial_state(x) if y0 is None else y0
+        return torch.stack(iterate(lambda y: self.evaluate(y, x, e, p), y0, steps))
 
 
 class MonotoneOperator(nn.Module):

@@ -14,7 +14,7 @@ Conventions shared by every method:
 * ``y0`` has shape ``(B, ...)``: the first dimension is the batch. Each sample is judged
   on its own, over all its other entries flattened into one vector. A 0-dim ``y0`` is one
   sample; a 1-D ``y0`` of shape ``(N,)`` is N scalar samples.
-* Relative residual of sample i at the iterate y_k:
+* Relative residual of sample i at the iterate y_k::
 
       r_i(y_k) = ||g(y_k)_i - y_k,i|| / max(||g(y_k)_i||, tiny)
 
@@ -40,7 +40,7 @@ from typing import Protocol
 
 import torch
 
-__all__ = ["FixedPointResult", "fixed_point"]
+__all__ = ["FixedPointResult", "fixed_point", "iterate"]
 
 Operator = Callable[[torch.Tensor], torch.Tensor]
 
@@ -399,12 +399,8 @@ def fixed_point(
         max_iter: the largest number of evaluations of g.
         atol: with atol > 0 a sample is done when ||g(y_k) - y_k|| <= tol ||g(y_k)|| + atol
             (default 0: the relative test alone). Needed where a fixed point is (close to) 0.
-        **options: options of the solver (``DEQ`` takes the same as ``solver_options``):
-            picard:   none                      y_{k+1} = g(y_k)
-            km:       alpha=0.5 in (0, 1]       y_{k+1} = (1 - α) y_k + α g(y_k)
-            anderson: m=5 (memory, >= 1), lam=1e-4 (regularisation, scaled to the
-                      residuals), beta=1.0 (mixing, in (0, 1])
-            broyden:  memory=30 (rank-one updates kept before a restart, >= 1)
+        **options: options of the solver, listed under "Solver options" below (``DEQ`` takes
+            the same as its ``solver_options``).
 
     Returns:
         A :class:`FixedPointResult`. Its ``y`` is, per sample, the iterate with the lowest
@@ -418,6 +414,14 @@ def fixed_point(
         TypeError: ``method=`` (the old name of ``solver``).
         ValueError: unknown solver or option, invalid option value, tol <= 0,
             max_iter < 1, non-finite y0, or g(y) that is not a tensor of y0's shape.
+
+    Solver options, with their defaults::
+
+        picard:   none                      y_{k+1} = g(y_k)
+        km:       alpha=0.5 in (0, 1]       y_{k+1} = (1 - α) y_k + α g(y_k)
+        anderson: m=5 (memory, >= 1), lam=1e-4 (regularisation, scaled to the
+                  residuals), beta=1.0 (mixing, in (0, 1])
+        broyden:  memory=30 (rank-one updates kept before a restart, >= 1)
 
     Example:
         >>> result = fixed_point(torch.cos, torch.zeros(1, dtype=torch.float64),
@@ -539,3 +543,31 @@ def fixed_point(
             solver=solver,
             sample_residuals=best_r,
         )
+
+
+def iterate(g: Operator, y0: torch.Tensor, steps: int) -> list[torch.Tensor]:
+    """The first ``steps`` Picard iterates of ``g`` from ``y0``: ``[y0, g(y0), …, g^steps(y0)]``.
+
+    The one loop of the package that applies an operator a fixed number of times (the t-step
+    maps ``y_t(·)`` of the book); models that add work around it (embeddings, read-outs,
+    precomputed coefficients) call this. Unlike :func:`fixed_point` it has no stopping test and
+    does not switch off autograd: call it under ``torch.no_grad()`` when no gradient is wanted.
+    An operator of the book's form ``G(y, x)`` is passed as ``lambda y: G(y, x)``.
+
+    Args:
+        g: the operator ``y ↦ g(y)``.
+        y0: the start, returned as the first element (not copied).
+        steps: the number of applications of ``g``, an integer ≥ 0.
+
+    Returns:
+        A list of ``steps + 1`` tensors; ``torch.stack`` it for one tensor with the steps on
+        dim 0.
+    """
+    if not callable(g):
+        raise TypeError(f"g must be a callable operator y -> g(y), got {type(g).__name__}")
+    if not (_is_int(steps) and steps >= 0):
+        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
+    trajectory = [y0]
+    for _ in range(steps):
+        trajectory.append(g(trajectory[-1]))
+    return trajectory

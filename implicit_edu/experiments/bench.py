@@ -1,8 +1,8 @@
 """Benchmark problems for fixed-point solvers, and a fair timing harness (chapter "Fixed-point
 solvers"; the command-line benchmark ``benchmarks/solvers.py`` uses the same code).
 
-Four small problems (:data:`PROBLEM_NAMES`, the default of :func:`solver_problems`) and one
-large-state problem (:data:`LARGE_PROBLEM_NAMES`, only by name), each a batch of fixed-point
+Four small problems (``PROBLEM_NAMES``, the default of :func:`solver_problems`) and one
+large-state problem (``LARGE_PROBLEM_NAMES``, only by name), each a batch of fixed-point
 equations ``z = g(z)`` with a proven Lipschitz bound ``L < 1`` on ``g`` (Euclidean norm, sample by
 sample):
 
@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 
 from implicit_edu.core.solvers import fixed_point
+from implicit_edu.runtime.notebook import markdown_table
 from implicit_edu.runtime.profiles import fixed_threads
 
 __all__ = [
@@ -220,9 +221,9 @@ def solver_problems(
 
     Every problem is drawn in float64 from its own generator seeded with ``seed`` and then
     converted, so the float32 and float64 versions are the same problem rounded differently.
-    ``names`` selects problems from :data:`ALL_PROBLEM_NAMES` (default: the four small ones,
-    :data:`PROBLEM_NAMES`; the large-state ``conv-32`` only when named); they come back in the
-    order of :data:`ALL_PROBLEM_NAMES`. Each problem's generator depends only on its position in
+    ``names`` selects problems from ``ALL_PROBLEM_NAMES`` (default: the four small ones,
+    ``PROBLEM_NAMES``; the large-state ``conv-32`` only when named); they come back in the
+    order of ``ALL_PROBLEM_NAMES``. Each problem's generator depends only on its position in
     that tuple, so adding a problem at its end changes none of the others.
     """
     if dtype not in (torch.float32, torch.float64):
@@ -519,9 +520,7 @@ def records_table(
         for r in records
     ]
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
+        return markdown_table(header, rows)
     left = header.index("solver") + 1  # the text columns, up to the solver, left-aligned
     widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(header)]
     fmt = "  ".join(f"{{:{'<' if i < left else '>'}{w}}}" for i, w in enumerate(widths))

@@ -8,9 +8,10 @@ Two classifiers with (almost) the same number of parameters are trained on it in
       z* = g(z*, Q(x)),    g(z, q) = tanh(W z + q),    Q(x) = U x + b,    ŷ = R z* + c,     (1)
 
   with ``W = μ V / ||V||₂`` spectrally normalised (so z ↦ g(z, q) is a μ-contraction for every
-  input), solved by :class:`implicit_edu.DEQ` (Anderson acceleration forwards, the implicit
-  function theorem backwards). The operator is :class:`implicit_edu.TanhOperator`, whose
-  ``U x + b`` is the input injection Q(x); R, c is a linear read-out;
+  input), solved by :class:`~implicit_edu.core.deq.DEQ` (Anderson acceleration forwards, the
+  implicit function theorem backwards). The operator is
+  :class:`~implicit_edu.core.deq.TanhOperator`, whose ``U x + b`` is the input injection Q(x);
+  R, c is a linear read-out;
 * the **explicit** classifier, a tanh MLP 64 → h → ... → h → 10 with h chosen so that its
   parameter count matches the implicit one's.
 
@@ -40,6 +41,7 @@ from torch import nn
 
 from implicit_edu.core.deq import DEQ, TanhOperator
 from implicit_edu.core.parameters import parameter_count
+from implicit_edu.core.solvers import iterate
 from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.profiles import get_device, pick, seed_everything
 
@@ -236,7 +238,8 @@ def load(
     Images are flattened to shape (N, 64); labels are 0–9. The split is stratified (each class
     keeps its share in all three parts) and fixed by ``seed``; the default sizes are 1102
     training, 195 validation and 500 test images. The raw pixels are integers 0–16, divided by
-    16. Tensors are created on ``device`` (default: :func:`get_device`) with ``dtype`` (default:
+    16. Tensors are created on ``device`` (default:
+    :func:`~implicit_edu.runtime.profiles.get_device`) with ``dtype`` (default:
     torch's default dtype).
     """
     from sklearn.datasets import load_digits
@@ -329,12 +332,10 @@ class ImplicitClassifier(nn.Module):
         wanted = sorted(set(int(t) for t in steps))
         if wanted and wanted[0] < 0:
             raise ValueError(f"iteration counts must be >= 0, got {wanted[0]}")
-        z = self.operator.initial_state(x)
-        out = {0: z.clone()} if 0 in wanted else {}
-        for t in range(1, (wanted[-1] if wanted else 0) + 1):
-            z = self.operator(z, x)
-            if t in wanted:
-                out[t] = z.clone()
+        z, done, out = self.operator.initial_state(x), 0, {}
+        for t in wanted:  # from one wanted step to the next, keeping only the wanted states
+            z = iterate(lambda s: self.operator(s, x), z, t - done)[-1]
+            out[t], done = z.clone(), t
         return out
 
     @torch.no_grad()
@@ -547,7 +548,7 @@ class ContractionDiagnostics:
     Attributes:
         spectral_norm_W: ||W||₂ (one number; μ by construction).
         jacobian_norm: ||J(x)||₂ with J(x) = diag(1 - z*²) W, the Jacobian ∂g/∂z at z*(x).
-        spectral_radius: ρ(J(x)), the largest |eigenvalue| of J(x).
+        spectral_radius: ρ(J(x)), the largest modulus of an eigenvalue of J(x).
         empirical_rate: the measured rate (d_K / d_k)^(1/(K-k)) of the Picard steps
             d_j = ||z_{j+1} - z_j|| = ||g(z_j) - z_j|| from z_0 = 0, between steps k and K.
     """

@@ -41,6 +41,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
 from implicit_edu.core.deq import BACKWARD_MODES, DEQ
+from implicit_edu.runtime.notebook import markdown_table, show_progress
 
 __all__ = [
     "LinearTanhOperator",
@@ -97,7 +98,10 @@ class LinearTanhOperator(nn.Module):
     recomputes W = μ V / ||V||₂ (a singular value decomposition) in every call, one call here is
     two matrix products and a tanh, so that the memory and time of an unrolled backward measure
     the iterates themselves, not a weight normalisation repeated N times. At construction g is a
-    μ-contraction in y (tanh is 1-Lipschitz); training may move A away from that bound.
+    μ-contraction in y (tanh is 1-Lipschitz); training may move A away from that bound. Its
+    parameters (A, B, b: A already normalised) and its arithmetic differ from TanhOperator's and
+    :class:`implicit_edu.core.regular.SpectralTanhOperator`'s (V, U, b), so it is not merged
+    with them.
     """
 
     def __init__(
@@ -344,10 +348,13 @@ def measure_costs(
     modes: Sequence[str] = BACKWARD_MODES,
     repeats: int = 3,
     loss_fn: Loss | None = None,
-    progress: bool = False,
+    progress: bool | None = None,
     threads: int | None = None,
 ) -> list[StepCost]:
     """:func:`training_step_cost` for every (iteration count, mode) pair, in that order.
+
+    ``progress``: draw a progress bar (default: only where someone watches, see
+    :func:`~implicit_edu.runtime.notebook.show_progress`).
 
     First one untimed step of every mode at the smallest iteration count, so that one-time
     start-up costs (library loading, thread pools, CUDA context) fall on no measurement.
@@ -355,7 +362,7 @@ def measure_costs(
     pairs = [(n, mode) for n in iterations for mode in modes]
     for mode in modes:
         training_step(layer_factory(mode, min(iterations)).to(x.device), x, loss_fn)
-    if progress:
+    if show_progress(progress):
         from tqdm.auto import tqdm
 
         pairs = tqdm(pairs, desc="training steps", leave=False)
@@ -408,9 +415,7 @@ def format_table(records: Sequence[StepCost], markdown: bool = False) -> str:
         for r in records
     ]
     if markdown:
-        lines = ["| " + " | ".join(header) + " |", "|---:|---|---:|---:|---:|"]
-        lines += ["| " + " | ".join(row) + " |" for row in rows]
-        return "\n".join(lines)
+        return markdown_table(header, rows, align=["right", None, "right", "right", "right"])
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

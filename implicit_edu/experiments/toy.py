@@ -21,8 +21,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from implicit_edu.core.parameters import parameter_count  # noqa: F401 - part of this module's API
 from implicit_edu.core.solvers import fixed_point
+from implicit_edu.runtime.notebook import show_progress
 
 Operator = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -53,23 +53,6 @@ def naive_operator(F: Callable[[torch.Tensor], torch.Tensor], eta: float) -> Ope
         return (1.0 - eta) * y + eta * F(x)
 
     return G
-
-
-def iterate(
-    G: Operator, x: torch.Tensor, steps: int, y0: torch.Tensor | None = None
-) -> torch.Tensor:
-    """The trajectory ``y_0, y_1, …, y_steps`` of ``y_t = G(y_{t−1}, x)``, stacked on dim 0.
-
-    ``y0`` defaults to zeros, the start used throughout the book for measuring ``y_t(·)``.
-    """
-    if steps < 0:
-        raise ValueError(f"steps must be ≥ 0, got {steps}")
-    y = torch.zeros_like(x) if y0 is None else y0
-    trajectory = [y]
-    for _ in range(steps):
-        y = G(y, x)
-        trajectory.append(y)
-    return torch.stack(trajectory)
 
 
 def closed_form_iterate(x: torch.Tensor, eta: float, t: int) -> torch.Tensor:
@@ -192,11 +175,6 @@ class LearnedInverseOperator(_InverseCoefficients):
         g = self.operator(y_star, x)
         return y_star + (g - g.detach()) / (1.0 - dG_dy)
 
-    def iterates(self, x: torch.Tensor, steps: int) -> torch.Tensor:
-        """``y_0 = 0, …, y_steps`` of the learned operator (no gradient)."""
-        with torch.no_grad():
-            return iterate(self.operator, x, steps)
-
 
 class ExplicitRatio(_InverseCoefficients):
     """The explicit baseline of the same shape: ``F_θ(x) = b_θ(x) / a_θ(x)``, computed directly.
@@ -217,15 +195,23 @@ def relative_error(prediction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 
 def fit_inverse(
-    model: nn.Module, x: torch.Tensor, steps: int, lr: float = 1e-2, progress: bool = False
+    model: nn.Module,
+    x: torch.Tensor,
+    steps: int,
+    lr: float = 1e-2,
+    progress: bool | None = None,
 ) -> list[float]:
-    """Fit ``model(x) ≈ 1/x`` by Adam on the mean squared relative error; return the loss curve."""
+    """Fit ``model(x) ≈ 1/x`` by Adam on the mean squared relative error; return the loss curve.
+
+    ``progress``: draw a progress bar (default: only where someone watches, see
+    :func:`~implicit_edu.runtime.notebook.show_progress`).
+    """
     from tqdm.auto import trange
 
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
     losses = []
-    for _ in trange(steps, disable=not progress, desc=type(model).__name__):
+    for _ in trange(steps, disable=not show_progress(progress), desc=type(model).__name__):
         optimizer.zero_grad()
         loss = relative_error(model(x), x).pow(2).mean()
         loss.backward()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 
@@ -40,6 +41,42 @@ def glue(name: str, value: Any, display: bool = False) -> Any:
         return value
     myst_glue(name, value, display=display)
     return value
+
+
+_ALIGN = {None: "---", "left": ":---", "right": "---:", "center": ":---:"}
+
+
+def markdown_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    align: Sequence[str | None] | None = None,
+) -> str:
+    """A Markdown (pipe) table: ``| a | b |`` lines, a separator line, one line per row.
+
+    Cells are written with ``str``: format numbers before passing them. ``align`` gives each
+    column ``"left"``, ``"right"``, ``"center"`` or ``None`` (the default for every column:
+    ``---``, left in most renderers). Show it in a notebook with
+    ``IPython.display.Markdown(markdown_table(...))``.
+    """
+    header = [str(h) for h in header]
+    if not header:
+        raise ValueError("a table needs at least one column")
+    if align is None:
+        align = [None] * len(header)
+    align = list(align)
+    if len(align) != len(header):
+        raise ValueError(f"align has {len(align)} entries for {len(header)} columns")
+    unknown = [a for a in align if a not in _ALIGN]
+    if unknown:
+        raise ValueError(f"unknown alignment {unknown[0]!r}; use 'left', 'right', 'center' or None")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(_ALIGN[a] for a in align) + "|"]
+    for i, row in enumerate(rows):
+        cells = [str(c) for c in row]
+        if len(cells) != len(header):
+            raise ValueError(f"row {i} has {len(cells)} cells for {len(header)} columns")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def html_table(header: list[str], rows: list[tuple]) -> Any:

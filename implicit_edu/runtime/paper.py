@@ -27,11 +27,11 @@ DEBLUR_PSNR = {
     "implicit_hqs": (29.18, 3.66),
 }
 
-#: Empirical Lipschitz constants of the deblurring operators (Figure 3 and the talk): L_1 of the
+#: Empirical Lipschitz constants of the deblurring operators (Figure 3 and the talk); L_1 of the
 #: first step from y₀ = 0, and the level at which L_t levels off.
 DEBLUR_LIPSCHITZ = {"pgd_first": 0.14, "hqs_first": 0.44, "plateau": 5.0}
 
-#: Table 1 of the paper: explicit against implicit GNNs on linear programs (test error mean, std).
+#: Table 1 of the paper, explicit against implicit GNNs on linear programs (test error mean, std).
 LP_TABLE = {
     "embedding": [4, 8, 16, 32],
     "explicit_params": [580, 2088, 7888, 30624],
@@ -46,7 +46,7 @@ LP_TABLE = {
 #: beside Table 1.
 LP_ITERATION_ERROR = (0.146, 0.091)
 
-#: Steady Navier–Stokes (FNO-DEQ against FNO, both 2.376 M parameters): relative test error.
+#: Steady Navier–Stokes (FNO-DEQ against FNO, both 2.376 M parameters), relative test error.
 NAVIER_STOKES = {
     "explicit_error": 0.179,
     "implicit_error": (0.078, 0.028),

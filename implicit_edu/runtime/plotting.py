@@ -1,7 +1,7 @@
 """The book's plotting house style: one look for every figure.
 
 Call :func:`use_house_style` once at the top of a chapter (``implicit_edu`` does not change
-Matplotlib's global state on import). Colours come from :data:`COLORS`, so that the same idea has
+Matplotlib's global state on import). Colours come from ``COLORS``, so that the same idea has
 the same colour everywhere: the target in black, explicit models in orange, implicit ones in blue.
 """
 

@@ -20,7 +20,6 @@ from implicit_edu.experiments.deblur.evaluate import (
     explicit_lipschitz,
     fixed_point_outputs,
     image_blocked_interval,
-    iterates,
     lipschitz_against_iterations,
     per_image_means,
     psnr_against_iterations,
@@ -32,7 +31,6 @@ from implicit_edu.experiments.deblur.models import (
     ImplicitHQS,
     ImplicitPGD,
     denoiser_multiply_adds,
-    parameter_count,
 )
 from implicit_edu.experiments.deblur.physics import (
     NOISE_LEVEL,
@@ -76,7 +74,6 @@ __all__ = [
     "ImplicitPGD",
     "ImplicitHQS",
     "ExplicitDeblur",
-    "parameter_count",
     "denoiser_multiply_adds",
     "MODEL_NAMES",
     "Trained",
@@ -92,7 +89,6 @@ __all__ = [
     "pretrain_denoiser",
     "train_models",
     "training_multiply_adds",
-    "iterates",
     "psnr_against_iterations",
     "state_jacobian_norms",
     "fixed_point_outputs",

@@ -29,7 +29,7 @@ TRAIN_IMAGES = (
     "text",
     "stereo_motorcycle",
 )
-#: Validation images, for hyperparameters and early stops only: photographs taken out of the
+#: Validation images, for hyperparameters and early stops only; photographs taken out of the
 #: training list (the other images in scikit-image's wheel are synthetic, binary or too small).
 VALIDATION_IMAGES = ("astronaut", "coins", "clock")
 #: Test images, disjoint from the others ("cat" is the same photograph as "chelsea", so it is

@@ -20,11 +20,11 @@ import torch
 from torch import nn
 
 from implicit_edu.analysis.lipschitz import empirical_lipschitz, lipschitz_trace, spectral_norm
+from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments.deblur.physics import BlurOperator, psnr
 from implicit_edu.runtime.stats import paired_interval
 
 __all__ = [
-    "iterates",
     "psnr_against_iterations",
     "fixed_point_outputs",
     "lipschitz_against_iterations",
@@ -40,32 +40,23 @@ def _check_operator(operator) -> None:
         raise TypeError(f"operator must be callable as G(y, x), got {type(operator).__name__}")
 
 
-def iterates(operator, x: torch.Tensor, steps: int, y0: torch.Tensor | None = None):
-    """Yield y_0, y_1, ..., y_steps of y_t = G(y_{t−1}, x) (no gradients); y₀ = x by default."""
-    _check_operator(operator)
-    if not (isinstance(steps, int) and steps >= 0):
-        raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
-    y = x.clone() if y0 is None else y0
-    if y.shape != x.shape:
-        raise ValueError(f"y0 has shape {tuple(y.shape)}, expected x's {tuple(x.shape)}")
-    with torch.no_grad():
-        yield y
-        for _ in range(steps):
-            y = operator(y, x)
-            yield y
-
-
 def psnr_against_iterations(
     operator, x: torch.Tensor, truth: torch.Tensor, steps: int, batch: int = 64
 ) -> torch.Tensor:
-    """PSNR (dB) of y_t against ``truth`` for t = 0, ..., steps: shape (steps + 1, N)."""
+    """PSNR (dB) of y_t against ``truth`` for t = 0, ..., steps: shape (steps + 1, N).
+
+    The iterates ``y_t = G(y_{t−1}, x)`` start from ``y_0 = x``, the blurred image.
+    """
+    _check_operator(operator)
     if x.shape != truth.shape:
         raise ValueError(f"x {tuple(x.shape)} and truth {tuple(truth.shape)} differ in shape")
     device = next(operator.parameters()).device if isinstance(operator, nn.Module) else x.device
     rows = []
     for start in range(0, len(x), batch):
         xb, tb = x[start : start + batch].to(device), truth[start : start + batch].to(device)
-        rows.append(torch.stack([psnr(y.cpu(), tb.cpu()) for y in iterates(operator, xb, steps)]))
+        with torch.no_grad():
+            trajectory = iterate(lambda y, xb=xb: operator(y, xb), xb.clone(), steps)
+        rows.append(torch.stack([psnr(y.cpu(), tb.cpu()) for y in trajectory]))
     return torch.cat(rows, dim=1)
 
 

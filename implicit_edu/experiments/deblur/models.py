@@ -18,7 +18,6 @@ import math
 import torch
 from torch import nn
 
-from implicit_edu.core.parameters import parameter_count
 from implicit_edu.experiments.deblur.physics import BlurOperator
 
 __all__ = [
@@ -26,7 +25,6 @@ __all__ = [
     "ImplicitPGD",
     "ImplicitHQS",
     "ExplicitDeblur",
-    "parameter_count",
     "denoiser_multiply_adds",
 ]
 

@@ -5,8 +5,8 @@ H × W, A y = IFFT(K̂ · FFT(y)), where K̂ is the FFT of k zero-padded to H ×
 pixel (0, 0). In the Fourier basis A is diagonal, which gives in closed form
 
 * the adjoint      Aᵀ x = IFFT(conj(K̂) · FFT(x));
-* the HQS solve    (AᵀA + βI)⁻¹ r = IFFT(FFT(r) / (|K̂|² + β));
-* the singular values |K̂(ω)| and real singular vectors cos(2π ω·n / N) (Fourier modes).
+* the HQS solve    (AᵀA + βI)⁻¹ r = IFFT(FFT(r) / (abs(K̂)² + β));
+* the singular values abs(K̂(ω)) and real singular vectors cos(2π ω·n / N) (Fourier modes).
 """
 
 from __future__ import annotations
@@ -156,11 +156,11 @@ class BlurOperator:
 
     # ------------------------------------------------------------------ spectrum
     def norm(self) -> float:
-        """‖A‖₂ = max |K̂(ω)| (1 for a normalised non-negative kernel)."""
+        """‖A‖₂ = max abs(K̂(ω)) (1 for a normalised non-negative kernel)."""
         return float(self._fft.abs().max())
 
     def singular_values(self) -> torch.Tensor:
-        """All H·W singular values |K̂(ω)|, sorted in decreasing order."""
+        """All H·W singular values abs(K̂(ω)), sorted in decreasing order."""
         return torch.sort(self._fft.abs().flatten(), descending=True).values
 
     def singular_vector(self, rank: float) -> tuple[torch.Tensor, float]:

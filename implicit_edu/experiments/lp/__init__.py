@@ -1,13 +1,16 @@
 """Linear programs solved by explicit and implicit graph networks (the paper's Table 1).
 
-* :mod:`~implicit_edu.experiments.lp.config`: :class:`LPConfig`, the three scales;
-* :mod:`~implicit_edu.experiments.lp.data`: :class:`LPInstance`, :func:`solve` (minimum-norm optimal
-  solution), :func:`generate` (the paper's random LPs, cached), :func:`relative_error`;
-* :mod:`~implicit_edu.experiments.lp.models`: the bipartite graph, :class:`ExplicitGNN`,
-  :class:`ImplicitGNN`;
+* :mod:`~implicit_edu.experiments.lp.config`: :class:`.LPConfig`, the three scales;
+* :mod:`~implicit_edu.experiments.lp.data`: :class:`.LPInstance`, :func:`.solve` (minimum-norm
+  optimal
+  solution), :func:`~implicit_edu.experiments.lp.data.generate` (the paper's random LPs, cached),
+  :func:`~implicit_edu.experiments.lp.data.relative_error`;
+* :mod:`~implicit_edu.experiments.lp.models`: the bipartite graph, :class:`.ExplicitGNN`,
+  :class:`.ImplicitGNN`;
 * :mod:`~implicit_edu.experiments.lp.train`: training (several models side by side) and evaluation;
 * :mod:`~implicit_edu.experiments.lp.lipschitz`: the empirical Lipschitz constants L_t, and the
-  trained operator's contraction factors along its iterates (:func:`state_jacobian_norms`).
+  trained operator's contraction factors along its iterates
+  (:func:`~implicit_edu.experiments.lp.lipschitz.state_jacobian_norms`).
 """
 
 from implicit_edu.experiments.lp.config import PAPER_ITERATION_ERROR, LPConfig, config

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from implicit_edu.core.parameters import parameter_count  # noqa: F401 - part of this module's API
+from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments.lp.data import INSTANCE_FIELDS
 
 
@@ -160,12 +161,9 @@ class ImplicitGNN(_Base):
         if not (isinstance(iterations, int) and iterations >= 0):
             raise ValueError(f"iterations must be a non-negative integer, got {iterations!r}")
         e_c, e_v = self.embed(graph)
-        y = torch.zeros(e_v.shape[:-1], dtype=e_v.dtype, device=e_v.device)
-        outputs = [self.read(y, e_v)]
-        for _ in range(iterations):
-            y = self.step(y, e_c, e_v, graph.A)
-            outputs.append(self.read(y, e_v))
-        return outputs
+        y0 = torch.zeros(e_v.shape[:-1], dtype=e_v.dtype, device=e_v.device)
+        states = iterate(lambda y: self.step(y, e_c, e_v, graph.A), y0, iterations)
+        return [self.read(y, e_v) for y in states]
 
 
 def build(kind: str, d: int, scales: dict[str, float] | None = None) -> _Base:

@@ -16,7 +16,8 @@ shifts, as the solution map of the periodic problem does.
 * :class:`FNOBlock`, the implicit operator G(z, e): ``layers`` Fourier layers applied in turn,
   each with the injection e = Pφ added inside σ, so that z* = G(z*, Pφ) depends on φ.
 * :class:`ImplicitFNO` (the FNO-DEQ): the fixed point z* of G, found by
-  :class:`implicit_edu.DEQ`, then ŷ = Q(z*). Its t-step maps are ŷ_t = Q(z_t) with z_0 = 0.
+  :class:`~implicit_edu.core.deq.DEQ`, then ŷ = Q(z*). Its t-step maps are ŷ_t = Q(z_t) with z_0 =
+  0.
 
 Inputs and outputs are scaled by constants stored in the model (the training set's rms of φ
 and of ω), so that ``model(phi)`` takes and returns fields in physical units.
@@ -29,6 +30,7 @@ from torch import nn
 
 from implicit_edu.core.deq import DEQ
 from implicit_edu.core.parameters import parameter_count
+from implicit_edu.core.solvers import iterate
 
 __all__ = [
     "SpectralConv",
@@ -161,8 +163,8 @@ class FNOBlock(nn.Module):
 class ImplicitFNO(_Scaled):
     """The FNO-DEQ: z* = G(z*, Pφ) with G an :class:`FNOBlock`, and ŷ = Q(z*).
 
-    ``self.deq`` is the :class:`implicit_edu.DEQ` layer that solves for z* (its solver, tolerance
-    and backward mode can be changed between training phases); :meth:`iterates` gives the
+    ``self.deq`` is the :class:`~implicit_edu.core.deq.DEQ` layer that solves for z* (its solver,
+    tolerance and backward mode can be changed between training phases); :meth:`iterates` gives the
     t-step maps ŷ_t = Q(z_t) of plain iteration from z₀ = 0, and :meth:`anderson_iterates` those
     of Anderson's method with a budget of t evaluations of G.
     """
@@ -215,12 +217,8 @@ class ImplicitFNO(_Scaled):
         if not (isinstance(steps, int) and steps >= 1):
             raise ValueError(f"steps must be an integer ≥ 1, got {steps!r}")
         injection = self.lifted(phi)
-        z = self.block.initial_state(injection)
-        states = []
-        for _ in range(steps):
-            z = self.block(z, injection)
-            states.append(z)
-        return states
+        start = self.block.initial_state(injection)
+        return iterate(lambda z: self.block(z, injection), start, steps)[1:]
 
     def iterates(self, phi: torch.Tensor, steps: int) -> list[torch.Tensor]:
         """The t-step outputs ŷ_t = Q(z_t), t = 1, …, steps, of plain iteration from z₀ = 0."""

@@ -17,7 +17,7 @@ Conventions (the chapter's equation (eq-ns-steady)):
       r(ω) = ‖u·∇ω − νΔω + αω − φ‖ / ‖φ‖,                                        (2)
 
   with the product u·∇ω dealiased by the 2/3 rule: both factors and the product keep only the
-  modes with |k_x|, |k_y| < N/3.
+  modes with abs(k_x), abs(k_y) < N/3.
 
 In Fourier space (1) reads L ω̂ = φ̂ − N̂(ω) with the diagonal L = ν|k|² + α and the nonlinear
 term N(ω) = u·∇ω. :func:`solve_steady` finds a zero of (2) as a fixed point of one time step of
@@ -107,7 +107,7 @@ def _check_coefficients(nu: float, drag: float) -> None:
 
 
 def velocity(omega_hat: torch.Tensor, grid: SpectralGrid) -> tuple[torch.Tensor, torch.Tensor]:
-    """(u, v) = (∂ψ/∂y, −∂ψ/∂x) with ψ̂ = ω̂ / |k|², from the spectrum of ω."""
+    """(u, v) = (∂ψ/∂y, −∂ψ/∂x) with ψ̂ = ω̂ / ‖k‖², from the spectrum of ω."""
     psi_hat = omega_hat * grid.inverse_k2
     return grid.ifft(1j * grid.ky * psi_hat), grid.ifft(-1j * grid.kx * psi_hat)
 

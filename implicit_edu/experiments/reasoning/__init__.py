@@ -2,7 +2,7 @@
 
 More test-time iterations of a looped (recurrent-depth) model solve harder problems:
 
-* :mod:`.config`: :class:`ReasoningConfig`, the three scales, one frozen part per cached artefact;
+* :mod:`.config`: :class:`.ReasoningConfig`, the three scales, one frozen part per cached artefact;
 * :mod:`.data`: prefix sums, the variable-chain task, the prompt pairs shipped with the package,
   the word-level Levenshtein distance;
 * :mod:`.models`: the recurrent prefix-sum net (DT-net with recall) and its feed-forward twin, a

@@ -4,14 +4,15 @@
   y_i = (x_1 + … + x_i) mod 2 (Schwarzschild et al., 2021). Bit i of y depends on every bit up to
   i, so a network whose receptive field grows by a fixed amount per iteration needs more
   iterations for longer strings.
-* :func:`chain_data`: a generated text task for the looped transformer. A prompt is a shuffled
+* :func:`~implicit_edu.experiments.reasoning.data.chain_data`: a generated text task for the looped
+  transformer. A prompt is a shuffled
   list of statements ``v = w``, where w is a digit or another variable, followed by a query
   ``? v``; the variables form chains ``v_1 = d, v_2 = v_1, …, v_h = v_{h−1}`` that end in a digit
   d, and the answer to ``? v_h`` is d. The queried chain has h *hops*; the other chains are
   distractors. Every statement carries its own target, the digit its variable resolves to (dense
   supervision, which our prototypes found necessary), and its depth.
 * :func:`resolve`: the answer of every statement found by following the chains, an independent
-  check of :func:`chain_data`'s targets.
+  check of :func:`~implicit_edu.experiments.reasoning.data.chain_data`'s targets.
 * :func:`perturb_roots`: the same prompts with one or two chain roots changed (one or two words of
   the text), the input pairs of the text L_t.
 * :func:`word_levenshtein`: the word-level edit distance of the paper's L_t, by rapidfuzz.
@@ -194,8 +195,8 @@ def perturb_roots(
 
     The queried chain's root always changes (so the answer changes); with ``changes=2`` so does
     the root of one other chain, where the prompt has one. Each new digit differs from the old.
-    Returns a dict like :func:`chain_data`'s, with targets and depths recomputed by
-    :func:`resolve`.
+    Returns a dict like :func:`~implicit_edu.experiments.reasoning.data.chain_data`'s, with targets
+    and depths recomputed by :func:`resolve`.
     """
     if changes not in (1, 2):
         raise ValueError(f"changes must be 1 or 2, got {changes!r}")

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from implicit_edu.analysis.lipschitz import spectral_norm
+from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments.reasoning.data import (
     answer_text,
     chain_data,
@@ -89,8 +90,8 @@ def conv_accuracy_table(
             signal = model.signal(xs)
             state, done = model.projection(signal), 0
             for i, r in sorted(enumerate(rs), key=lambda item: item[1]):
-                for _ in range(r - done):  # continue the same iteration up to r
-                    state = model.core(state, signal)
+                # continue the same iteration up to r
+                state = iterate(lambda s, signal=signal: model.core(s, signal), state, r - done)[-1]
                 done = r
                 right[i] += float(whole_string_accuracy(model.readout(state), ys).sum())
         table[j] = right / x.shape[0]
@@ -151,8 +152,7 @@ def bit_flip_ratios(
     lt = np.zeros(len(rs))
     bound = np.zeros(len(rs))
     for i, r in sorted(enumerate(rs), key=lambda item: item[1]):
-        for _ in range(r - done):
-            state = model.core(state, signal)
+        state = iterate(lambda s: model.core(s, signal), state, r - done)[-1]
         done = r
         predicted = model.readout(state).argmax(1).cpu()
         lt[i] = float((predicted[:num] != predicted[num:]).sum(1).float().mean())
@@ -182,8 +182,7 @@ def answers(
         state = model.initial_state(e, generator)
         done = 0
         for i, r in sorted(enumerate(rs), key=lambda item: item[1]):
-            for _ in range(r - done):
-                state = model.core(state, e)
+            state = iterate(lambda s, e=e: model.core(s, e), state, r - done)[-1]
             done = r
             out[i, start : start + chunk] = model.readout(state).argmax(-1).cpu()
     return out
@@ -295,19 +294,18 @@ def _core_and_states(model, x: torch.Tensor, steps: int, seed: int):
             return model.core(s, e)
     else:
         raise TypeError(f"expected a looped model, got {type(model).__name__}")
-    states = [start]
     with torch.no_grad():
-        for _ in range(steps):
-            states.append(core(states[-1]))
+        states = iterate(core, start, steps)
     return core, states
 
 
 def state_changes(model, x: torch.Tensor, steps: int, seed: int = 0) -> np.ndarray:
     """‖s_t − s_{t−1}‖ / ‖s_t‖ per sample for t = 1 … steps: shape (steps, B).
 
-    ``x`` is a batch of bit strings (:class:`RecurrentConvNet`) or of prompts
-    (:class:`LoopedTransformer`). A change that falls to zero means the iteration has reached a
-    fixed point s* = R(s*, ·).
+    ``x`` is a batch of bit strings
+    (:class:`~implicit_edu.experiments.reasoning.models.RecurrentConvNet`) or of prompts
+    (:class:`~implicit_edu.experiments.reasoning.models.LoopedTransformer`). A change that falls to
+    zero means the iteration has reached a fixed point s* = R(s*, ·).
     """
     _, states = _core_and_states(model, x, steps, seed)
     out = []

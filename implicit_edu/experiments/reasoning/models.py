@@ -6,7 +6,7 @@ deep-thinking networks (Schwarzschild et al., 2021; Bansal et al., 2022):
     e = P(x),    s_0 = start(x),    s_t = R(s_{t−1}, e)  (t = 1, …, r),    ŷ_r = C(s_r),    (1)
 
 an input map P, a *core* R that sees the input again at every iteration ("recall", Huginn's
-adapter on [s, e]), and an output map C. The core is a module of its own, :attr:`core`, so that
+adapter on [s, e]), and an output map C. The core is a module of its own, ``core``, so that
 ``model(x, r)`` is visibly r applications of it; the r-step map x ↦ ŷ_r is the t-step map of the
 implicit model whose fixed point is s* = R(s*, e).
 
@@ -53,6 +53,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from implicit_edu.core.parameters import parameter_count
+from implicit_edu.core.solvers import iterate
 
 __all__ = [
     "ResidualBlock1D",
@@ -134,7 +135,7 @@ class _ConvNet(nn.Module):
 
 
 class RecurrentConvNet(_ConvNet):
-    """DT-net-recall-1D: P, the weight-tied core :attr:`core` iterated r times, C (see (1))."""
+    """DT-net-recall-1D: P, the weight-tied core ``core`` iterated r times, C (see (1))."""
 
     def __init__(self, width: int = 64, blocks: int = 2):
         super().__init__(width)
@@ -145,11 +146,7 @@ class RecurrentConvNet(_ConvNet):
         _check_iterations(r)
         signal = self.signal(x)
         state = self.projection(signal) if state is None else state
-        out = []
-        for _ in range(r):
-            state = self.core(state, signal)
-            out.append(state)
-        return out
+        return iterate(lambda s: self.core(s, signal), state, r)[1:]
 
     def iterates(self, x: torch.Tensor, r: int) -> list[torch.Tensor]:
         """The logits ŷ_1, …, ŷ_r after each iteration, each of shape (B, 2, L)."""
@@ -363,11 +360,7 @@ class LoopedTransformer(_TransformerParts):
         _check_iterations(r)
         e = self.embed(tokens)
         state = self.initial_state(e, generator) if state is None else state
-        out = []
-        for _ in range(r):
-            state = self.core(state, e)
-            out.append(state)
-        return out
+        return iterate(lambda s: self.core(s, e), state, r)[1:]
 
     def forward(
         self,
