@@ -7,20 +7,38 @@ BIN := $(VENV)/bin
 PROFILE ?= cpu
 JOBS ?= 2
 STAMP := $(VENV)/.installed
+# Pins of the book's tool chain and the test tools (everything but torch): `make constraints`.
+CONSTRAINTS := constraints/book.txt
 
-.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student assignments lint clean browser bench
+.PHONY: setup book book-smoke test test-fast notebooks check-notebooks student assignments lint clean browser bench constraints
 
 setup: $(STAMP)
 
 # Without a GPU the CPU build of torch is installed first, so that nothing pulls a multi-GB CUDA
-# build; with a GPU, pip picks the default (CUDA) build that the pyproject range admits.
-$(STAMP): pyproject.toml
+# build; with a GPU, pip picks the default (CUDA) build that the pyproject range admits. Every
+# other package is installed at its version in $(CONSTRAINTS), so the book builds (warnings are
+# errors) with the tool chain it was last built with; pyproject.toml keeps wide ranges for Colab.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	if ! command -v nvidia-smi >/dev/null 2>&1; then \
-		$(BIN)/python -m pip install --quiet "torch==2.13.0"; fi
-	$(BIN)/python -m pip install --quiet -e ".[book,dev]"
+		$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) "torch==2.13.0"; fi
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[book,dev]"
 	touch $(STAMP)
+
+# Regenerate $(CONSTRAINTS) from pyproject.toml (core, book and dev) with `uv pip compile`, for the
+# Python of $(VENV) on this platform (Linux, Python 3.11, as CI). It keeps every pin that the
+# ranges still allow, so after editing pyproject.toml only what must move moves; UPGRADE=1 moves
+# every package to the newest release the ranges allow. torch is left out
+# (constraints/overrides.txt says why). Rebuild the book and run the tests before committing.
+constraints:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv>=0.5"
+	$(BIN)/uv pip compile pyproject.toml --extra book --extra dev --python $(BIN)/python \
+		--override constraints/overrides.txt --annotation-style line --no-header --quiet \
+		$(if $(UPGRADE),--upgrade) --output-file $(CONSTRAINTS)
+	cat constraints/header.txt $(CONSTRAINTS) > $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
 
 # The executed book in the `cpu` profile (what the published pages show), into _build/html,
 # with JOBS chapters executed side by side (tools/build_book.py; JOBS=1 is plain jupyter-book).
@@ -61,13 +79,16 @@ assignments: setup
 
 # Side-by-side benchmarks (benchmarks/README.md): our solvers against TorchDEQ, and memory.
 bench: setup
-	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[bench]"
 	$(BIN)/python benchmarks/solvers.py
 	$(BIN)/python benchmarks/memory.py
 
+# ruff on the package, tests, tools, benchmarks, _ext and the chapters' code (the .ipynb twins,
+# which hold exactly the code cells of the .md chapters: fix a finding in the .md, then
+# `make notebooks`). The formatter checks all but book/ (pyproject.toml says why).
 lint: setup
-	$(BIN)/ruff check implicit_edu tests tools benchmarks
-	$(BIN)/ruff format --check implicit_edu tests tools benchmarks
+	$(BIN)/ruff check implicit_edu tests tools benchmarks _ext book
+	$(BIN)/ruff format --check implicit_edu tests tools benchmarks _ext
 
 clean:
 	rm -rf _build

@@ -20,6 +20,13 @@ MyST-NB's ``cache`` execution mode keeps executed notebooks in a jupyter-cache S
 which each reading process opens, and creates on first use. Two processes that start executing at
 once on an empty build folder can both try to create its tables, and one fails with "table
 nbproject already exists". So the main process creates the database before reading starts.
+
+Written for the versions pinned in constraints/book.txt: jupyter-book==1.0.4.post1 with
+sphinx-jupyterbook-latex==1.0.0, sphinx-multitoc-numbering==0.1.3 and
+sphinx-mathjax-offline==0.0.2, sphinx-proof==0.4.0, myst-nb==1.4.0 and sphinx==7.4.7 (a test
+fails when the pins move away from the versions named here). After `make constraints` moves one
+of them, check whether its part is still needed (each part is harmless where a release has fixed
+the problem): delete the part, or name the new version here.
 """
 
 SAFE_WITHOUT_SAYING = (

@@ -5,6 +5,12 @@ temporary directory with ``tools/build_book.py . -W -n --keep-going`` (``jupyter
 two chapters executed side by side, as ``make book`` runs it) and fails when the build fails
 or its log has a WARNING or ERROR line. Set ``IMPLICIT_EDU_BUILT_BOOK`` to the ``html`` folder of an
 earlier build to test that one instead (handy while working on the HTML tests).
+
+Every test session, and the book that ``built_book`` builds, uses a fresh, empty cache folder
+(``IMPLICIT_EDU_CACHE``, :mod:`implicit_edu.runtime.cache`): the tests train what they test and
+are never served models from an earlier session. Set ``IMPLICIT_EDU_TEST_CACHE=keep`` (any
+non-empty value) to keep the cache of the environment instead: faster on a second local run,
+since entries are keyed on the code that made them, but the training code then goes untested.
 """
 
 from __future__ import annotations
@@ -18,11 +24,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # so that `import tools.notebooks` works however pytest is started
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[1]  # on sys.path: pyproject.toml's pytest `pythonpath`
 
-BUILD_TIMEOUT_S = int(os.environ.get("IMPLICIT_EDU_BUILD_TIMEOUT", "3600"))
+# the build's own limit, below the book tests' timeout (2400 s), so that its message comes first
+BUILD_TIMEOUT_S = int(os.environ.get("IMPLICIT_EDU_BUILD_TIMEOUT", "1800"))
 _PROBLEM_LINE = re.compile(r"\b(WARNING|ERROR)\b")
 # Log lines with WARNING that are not about the book: ipykernel >= 7 warns on every kernel start
 # that the (local, loopback) kernel connection is not encrypted.
@@ -46,9 +51,23 @@ def _tail(text: str, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+@pytest.fixture(autouse=True, scope="session")
+def fresh_cache(tmp_path_factory: pytest.TempPathFactory):
+    """``IMPLICIT_EDU_CACHE`` set to a new empty folder for the whole session (its value is
+    yielded), unless ``IMPLICIT_EDU_TEST_CACHE`` is set (then the environment's is left alone)."""
+    if os.environ.get("IMPLICIT_EDU_TEST_CACHE", "").strip():
+        yield os.environ.get("IMPLICIT_EDU_CACHE")
+        return
+    folder = str(tmp_path_factory.mktemp("cache"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("IMPLICIT_EDU_CACHE", folder)
+        yield folder
+
+
 @pytest.fixture(scope="session")
-def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The ``html`` folder of the book, built once per session in the ``smoke`` profile."""
+def built_book(tmp_path_factory: pytest.TempPathFactory, fresh_cache) -> Path:
+    """The ``html`` folder of the book, built once per session in the ``smoke`` profile (with the
+    session's cache folder, :func:`fresh_cache`)."""
     prebuilt = os.environ.get("IMPLICIT_EDU_BUILT_BOOK")
     if prebuilt:
         html = Path(prebuilt)
@@ -58,6 +77,8 @@ def built_book(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     output = tmp_path_factory.mktemp("book")
     env = dict(os.environ, IMPLICIT_EDU_PROFILE="smoke")
+    if fresh_cache is not None:  # the chapters train what the tests then check
+        env["IMPLICIT_EDU_CACHE"] = fresh_cache
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     command = [
         *book_build_command(),

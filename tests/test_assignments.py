@@ -347,6 +347,7 @@ def test_every_name_a_student_copy_reads_is_bound_before(md):
 
 
 @pytest.mark.book
+@pytest.mark.timeout(2400)  # may be the first to wait for built_book (the smoke build)
 @pytest.mark.parametrize("md", assignments.exercise_chapters(), ids=lambda md: md.stem)
 def test_every_check_in_a_blank_student_copy_fails_with_its_own_hint(executed_student_copies, md):
     nb, _ = executed_student_copies[md.stem]
@@ -369,6 +370,7 @@ def test_every_check_in_a_blank_student_copy_fails_with_its_own_hint(executed_st
             )
 
 
+@pytest.mark.timeout(2400)  # may be the first to wait for built_book (the smoke build)
 def test_every_chapter_runs_within_a_student_copys_time_in_the_smoke_build(built_book):
     """Each chapter, solutions included, fits a student copy's time in the ``smoke`` profile.
 

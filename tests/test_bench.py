@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import importlib.util
 import itertools
-import math
 from pathlib import Path
 
 import pytest
@@ -237,8 +236,23 @@ def test_fixed_threads_restores():
     assert torch.get_num_threads() == before
 
 
-def test_median_time():
-    assert bench.median_time(lambda: math.sqrt(2.0), repeats=3, warmup=0) >= 0
+def test_median_time_is_the_median_of_the_timed_calls(monkeypatch):
+    """On a fake clock: the warm-up calls are not timed; the median of the others is returned."""
+    now = [0.0]
+    durations = iter([100.0, 100.0, 3.0, 1.0, 2.0])  # two warm-up calls, then three timed ones
+
+    def work():
+        now[0] += next(durations)
+
+    class FakeTime:
+        @staticmethod
+        def perf_counter():
+            return now[0]
+
+    monkeypatch.setattr(bench, "time", FakeTime)
+    assert bench.median_time(work, repeats=3, warmup=2) == 2.0
+    with pytest.raises(ValueError, match="repeats >= 1"):
+        bench.median_time(work, repeats=0)
 
 
 # ----------------------------------------------------------------------------------------- CLI

@@ -85,6 +85,7 @@ def test_every_term_a_chapter_links_is_defined():
 
 
 @pytest.mark.book
+@pytest.mark.timeout(2400)  # may be the first to wait for built_book (the smoke build)
 def test_the_api_reference_documents_the_core_api(built_book: Path):
     core = (built_book / "book" / "api" / "core.html").read_text(encoding="utf-8")
     for anchor in ["implicit_edu.core.solvers.fixed_point", "implicit_edu.core.deq.DEQ"]:
@@ -93,8 +94,21 @@ def test_the_api_reference_documents_the_core_api(built_book: Path):
 
 
 @pytest.mark.book
+@pytest.mark.timeout(2400)  # may be the first to wait for built_book (the smoke build)
 def test_chapters_link_the_glossary(built_book: Path):
     page = (built_book / "book" / "part1" / "implicit-models.html").read_text(encoding="utf-8")
     assert re.search(r'href="\.\./glossary\.html#term-contraction"', page)
     glossary = (built_book / "book" / "glossary.html").read_text(encoding="utf-8")
     assert 'id="term-regular-operator"' in glossary
+
+
+@pytest.mark.book
+@pytest.mark.timeout(2400)  # may be the first to wait for built_book (the smoke build)
+@pytest.mark.parametrize("page", ["book/part1/implicit-models", "book/part4/linear-programs"])
+def test_a_chapters_download_menu_offers_the_notebook_and_the_markdown(built_book: Path, page: str):
+    html = built_book / f"{page}.html"
+    text = html.read_text(encoding="utf-8")
+    for suffix in (".ipynb", ".md"):
+        links = re.findall(rf'href="([^"]*_sources/{re.escape(page)}{suffix})"', text)
+        assert links, f"{page}: the download menu has no {suffix}"
+        assert (html.parent / links[0]).resolve().is_file(), f"{page}{suffix} is not in the build"

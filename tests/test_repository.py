@@ -3,14 +3,17 @@ contents, citations, the README's commands, and the student copies of the chapte
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from tools import notebooks
@@ -24,13 +27,43 @@ ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = notebooks.chapters(ROOT)
 CHAPTER_IDS = [p.relative_to(ROOT).as_posix() for p in CHAPTERS]
 
-# conda names that differ from the PyPI names
-CONDA_TO_PYPI = {"pytorch": "torch"}
-IGNORED_CONDA = {"python", "pip"}
+# The book's tool chain: what turns the chapters into pages with `-W` (so that any release of it can
+# break the build) and executes them. constraints/book.txt must pin every one of them.
+BOOK_TOOL_CHAIN = (
+    "jupyter-book",
+    "sphinx",
+    "docutils",
+    "myst-parser",
+    "myst-nb",
+    "sphinx-book-theme",
+    "pydata-sphinx-theme",
+    "sphinx-proof",
+    "sphinx-exercise",
+    "sphinx-togglebutton",
+    "sphinxcontrib-bibtex",
+    "sphinx-mathjax-offline",
+    "sphinx-design",
+    "sphinx-external-toc",
+    "sphinx-thebe",
+    "sphinx-copybutton",
+    "sphinx-jupyterbook-latex",
+    "sphinx-multitoc-numbering",
+    "jupyter-cache",
+    "nbclient",
+    "ipykernel",
+    "jupytext",
+    "nbformat",
+)
+CONSTRAINTS = ROOT / "constraints" / "book.txt"
+# what environment.yml takes from conda: everything else is pip's, from pyproject.toml
+CONDA_PACKAGES = {"python", "pip", "pytorch"}
+# The pins are compiled for this platform and Python (the Makefile's `constraints` target).
+PINNED_FOR = sys.platform == "linux" and sys.version_info[:2] == (3, 11)
 
 
 # ---------------------------------------------------------------------------------------------
-# dependencies: pyproject.toml and environment.yml agree
+# dependencies: pyproject.toml has the ranges, constraints/book.txt the pins, environment.yml
+# installs the project
 
 
 def _normalise(name: str) -> str:
@@ -47,54 +80,165 @@ def _pyproject_requirements() -> dict[str, SpecifierSet]:
     return requirements
 
 
-def _conda_requirement(line: str) -> tuple[str, SpecifierSet]:
-    """Name and specifier of a conda (``numpy>=1.24``, ``numpy 1.24.*``) or pip requirement."""
-    try:
+def _pins() -> dict[str, str]:
+    """Name and version of every pin in constraints/book.txt; fails on a line that is no pin."""
+    pins: dict[str, str] = {}
+    for number, line in enumerate(CONSTRAINTS.read_text(encoding="utf-8").splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
         requirement = Requirement(line)
-        return _normalise(requirement.name), requirement.specifier
-    except InvalidRequirement:
-        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$", line)
-        assert match, f"environment.yml: cannot read the requirement {line!r}"
-        spec = match[2].replace(" ", "")
-        if spec and spec[0].isdigit():
-            spec = "==" + spec
-        return _normalise(match[1]), SpecifierSet(spec)
+        specifiers = list(requirement.specifier)
+        assert len(specifiers) == 1 and specifiers[0].operator == "==" and not requirement.marker, (
+            f"constraints/book.txt:{number}: {line!r} is not a plain pin (name==version)"
+        )
+        name = _normalise(requirement.name)
+        assert name not in pins, f"constraints/book.txt:{number}: {name} is pinned twice"
+        pins[name] = specifiers[0].version
+    return pins
 
 
-def _environment_requirements() -> dict[str, SpecifierSet]:
+def _requirement_closure(requirements: list[Requirement], stop: set[str]) -> set[str]:
+    """The installed distributions that ``requirements`` need, transitively, with the markers
+    evaluated here; ``stop`` names distributions whose own requirements are not followed."""
+    needed: set[str] = set()
+    expanded: set[tuple[str, str]] = set()
+    todo = list(requirements)
+    while todo:
+        requirement = todo.pop()
+        name = _normalise(requirement.name)
+        if name in stop:
+            continue
+        needed.add(name)
+        for extra in {"", *requirement.extras}:
+            if (name, extra) in expanded:
+                continue
+            expanded.add((name, extra))
+            try:
+                lines = importlib.metadata.requires(name) or []
+            except importlib.metadata.PackageNotFoundError:
+                continue
+            for line in lines:
+                dependency = Requirement(line)
+                if dependency.marker is None or dependency.marker.evaluate({"extra": extra}):
+                    todo.append(dependency)
+    return needed
+
+
+def test_constraints_pin_the_book_tool_chain_within_the_pyproject_ranges():
+    assert "make constraints" in CONSTRAINTS.read_text(encoding="utf-8"), (
+        "constraints/book.txt should say how it is regenerated"
+    )
+    pins = _pins()
+    assert sorted(set(BOOK_TOOL_CHAIN) - set(pins)) == [], (
+        "packages of the book's tool chain that constraints/book.txt does not pin"
+    )
+    # torch stays unpinned: its build depends on the machine (constraints/overrides.txt)
+    assert "torch" not in pins
+    requirements = _pyproject_requirements()
+    assert sorted(set(requirements) - set(pins) - {"torch"}) == [], (
+        "requirements of pyproject.toml (core, book, dev) without a pin: run `make constraints`"
+    )
+    outside = {
+        name: (pins[name], str(specifier))
+        for name, specifier in requirements.items()
+        if name in pins and not specifier.contains(pins[name], prereleases=True)
+    }
+    assert outside == {}, "pins outside pyproject.toml's ranges: run `make constraints`"
+
+
+def test_constraints_pin_everything_the_tools_need():
+    """Every distribution that the installed core, book and dev requirements need, transitively
+    (torch's own requirements aside), has a pin: constraints/book.txt is complete."""
+    if not PINNED_FOR:
+        pytest.skip("constraints/book.txt is compiled for Linux and Python 3.11")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project.get("optional-dependencies", {})
+    lines = [*project["dependencies"], *extras.get("book", []), *extras.get("dev", [])]
+    needed = _requirement_closure([Requirement(line) for line in lines], stop={"torch"})
+    assert sorted(needed - set(_pins())) == [], (
+        "needed by the tool chain but not pinned in constraints/book.txt: run `make constraints`"
+    )
+
+
+def test_the_installed_tool_chain_is_the_pinned_one():
+    pins = _pins()
+    installed = {}
+    for name in BOOK_TOOL_CHAIN:
+        try:
+            installed[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            installed[name] = None
+    differ = {
+        name: (version, pins.get(name))
+        for name, version in installed.items()
+        if version != pins.get(name)
+    }
+    assert differ == {}, (
+        "(installed, pinned) versions of the book's tool chain differ: `make setup` installs the "
+        "pins (rm .venv/.installed to rerun it), `make constraints` moves them"
+    )
+
+
+def test_make_setup_installs_with_the_constraints():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^CONSTRAINTS := constraints/book\.txt$", makefile, re.M)
+    assert re.search(r"^\$\(STAMP\):.*\$\(CONSTRAINTS\)", makefile, re.M), (
+        "setup should rerun when the pins change"
+    )
+    installs = [
+        line.strip()
+        for line in makefile.splitlines()
+        if "pip install" in line and ("-e " in line or "torch==" in line)
+    ]
+    assert installs, "the Makefile installs neither torch nor the project"
+    assert [line for line in installs if "-c $(CONSTRAINTS)" not in line] == [], (
+        "pip installs in the Makefile without the constraints"
+    )
+
+
+def test_environment_yml_installs_the_project_with_the_constraints():
     environment = yaml.safe_load((ROOT / "environment.yml").read_text(encoding="utf-8"))
-    lines: list[str] = []
+    conda, pip = [], []
     for entry in environment["dependencies"]:
         if isinstance(entry, dict):
-            lines += [str(line) for line in entry.get("pip", [])]
+            pip += [" ".join(str(line).split()) for line in entry.get("pip", [])]
         else:
-            lines.append(str(entry))
-    requirements = {}
-    for line in lines:
-        if line.strip().startswith("-e") or line.strip() in (".", "-e ."):
-            continue
-        name, specifier = _conda_requirement(line)
-        name = CONDA_TO_PYPI.get(name, name)
-        if name not in IGNORED_CONDA:
-            requirements[name] = specifier
-    return requirements
+            conda.append(str(entry).replace(" ", ""))
+    names = {re.match(r"[A-Za-z0-9_.\-]+", spec)[0] for spec in conda}
+    assert names == CONDA_PACKAGES, (
+        "environment.yml takes only python, pip and pytorch from conda; pip installs the project, "
+        "whose pyproject.toml lists the dependencies"
+    )
+    pytorch = next(spec for spec in conda if spec.startswith("pytorch"))
+    assert SpecifierSet(pytorch.removeprefix("pytorch")) == _pyproject_requirements()["torch"], (
+        "environment.yml's pytorch range differs from pyproject.toml's torch range"
+    )
+    assert "python=3.11" in conda, "the pins are for Python 3.11"
+    assert sorted(pip) == ["-c constraints/book.txt", "-e .[book,dev]"], (
+        "environment.yml should pip-install the project with the book and dev extras, pinned by "
+        "constraints/book.txt, and nothing else"
+    )
 
 
-def test_environment_yml_has_the_pyproject_dependencies():
-    pyproject = _pyproject_requirements()
-    environment = _environment_requirements()
-    assert sorted(set(pyproject) - set(environment)) == [], (
-        "in pyproject.toml (core, book, dev) but not in environment.yml"
-    )
-    assert sorted(set(environment) - set(pyproject)) == [], (
-        "in environment.yml but not in pyproject.toml (core, book, dev)"
-    )
-    disagree = {
-        name: (str(pyproject[name]), str(environment[name]))
-        for name in pyproject
-        if str(pyproject[name]) and str(environment[name]) and pyproject[name] != environment[name]
-    }
-    assert disagree == {}, "version ranges differ (pyproject.toml, environment.yml)"
+def test_local_sphinx_extensions_name_the_versions_they_were_written_for():
+    """Each module of _ext works around something in particular releases; its docstring names
+    them (name==version). When `make constraints` moves one, this fails as a reminder to check
+    whether the workaround is still needed."""
+    pins = _pins()
+    for path in sorted((ROOT / "_ext").glob("*.py")):
+        docstring = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+        named = dict(re.findall(r"\b([A-Za-z][\w.-]*)==([\w.]+[\w])", docstring))
+        assert named, f"_ext/{path.name}: its docstring names no version (name==version)"
+        moved = {
+            name: (version, pins.get(_normalise(name)))
+            for name, version in named.items()
+            if pins.get(_normalise(name)) != version
+        }
+        assert moved == {}, (
+            f"_ext/{path.name} was written for other versions than the pinned ones "
+            "(named, pinned): check whether it is still needed, then update its docstring"
+        )
 
 
 # ---------------------------------------------------------------------------------------------

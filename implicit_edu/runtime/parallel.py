@@ -45,7 +45,7 @@ def run_jobs(
                 done = concurrent.futures.as_completed(futures)
                 for future in tqdm(done, total=len(jobs), desc=desc, disable=not show):
                     results[futures[future]] = future.result()
-        except (OSError, RuntimeError, concurrent.futures.process.BrokenProcessPool) as error:
+        except (OSError, RuntimeError, concurrent.futures.BrokenExecutor) as error:
             warnings.warn(
                 f"parallel training failed ({error}); training one model at a time",
                 RuntimeWarning,
