@@ -80,6 +80,50 @@ def test_every_term_a_chapter_links_is_defined():
     assert len(chapters) >= 6, "the chapters should link the glossary where a term first matters"
 
 
+_FORMATTING = re.compile(
+    r'glue\(|Markdown\(|markdown_table\(|html_table\(|\brows\b|\blines\b|^\s*f?"|^\s*[)\]}]|"\|'
+)
+
+
+def _code_cells(md: Path):
+    """(first line, tags and options, code lines) of each code cell of a chapter."""
+    lines = md.read_text(encoding="utf-8").split("\n")
+    for start, line in enumerate(lines):
+        if not line.startswith("```{code-cell}"):
+            continue
+        end = next(k for k in range(start + 1, len(lines)) if lines[k].startswith("```"))
+        body = lines[start + 1 : end]
+        options, code, front = [], [], bool(body) and body[0] == "---"
+        for k, text in enumerate(body):
+            if front:
+                front = not (k > 0 and text == "---")
+                options.append(text)
+            elif text.startswith(":"):
+                options.append(text)
+            elif text.strip() and not text.strip().startswith("#"):
+                code.append(text)
+        yield start + 1, " ".join(options), code
+
+
+def test_code_that_only_formats_a_table_is_folded():
+    # A cell that builds a table (or only glues numbers) with mostly formatting lines and no
+    # figure is bookkeeping: the reader gets the table, and the code one click away.
+    unfolded = []
+    for md in sorted((ROOT / "book").rglob("*.md")):
+        for line, options, code in _code_cells(md):
+            source = "\n".join(code)
+            builds_table = any(
+                name in source for name in ("Markdown(", "markdown_table(", "html_table(")
+            )
+            only_glue = bool(code) and all(re.match(r"\s*(_ = )?glue\(|\s*\)|\s+", c) for c in code)
+            share = sum(bool(_FORMATTING.search(c)) for c in code) / max(1, len(code))
+            figure = re.search(r"plt\.|\bax\.|subplots|new_figure", source)
+            hidden = "hide-input" in options or "remove-" in options
+            if (builds_table or only_glue) and share >= 0.6 and not figure and not hidden:
+                unfolded.append(f"{md.relative_to(ROOT)}:{line}")
+    assert unfolded == [], "add `:tags: [hide-input]` to these formatting cells"
+
+
 # ---------------------------------------------------------------------------------------------
 # the built HTML
 
