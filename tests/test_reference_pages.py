@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tools import api_pages
 
@@ -102,7 +103,7 @@ def _code_cells(md: Path):
                 options.append(text)
             elif text.strip() and not text.strip().startswith("#"):
                 code.append(text)
-        yield start + 1, " ".join(options), code
+        yield start + 1, "\n".join(options), code
 
 
 def test_code_that_only_formats_a_table_is_folded():
@@ -122,6 +123,28 @@ def test_code_that_only_formats_a_table_is_folded():
             if (builds_table or only_glue) and share >= 0.6 and not figure and not hidden:
                 unfolded.append(f"{md.relative_to(ROOT)}:{line}")
     assert unfolded == [], "add `:tags: [hide-input]` to these formatting cells"
+
+
+_MAKES_A_FIGURE = re.compile(r"new_figure\(|plt\.subplots\(|plt\.figure\(|\.imshow\(|plt\.show\(")
+
+
+@pytest.mark.parametrize("md", sorted((ROOT / "book").glob("part*/*.md")), ids=lambda p: p.stem)
+def test_every_figure_has_a_caption_a_number_and_a_reference(md: Path):
+    text = md.read_text(encoding="utf-8")
+    problems = []
+    for line, options, code in _code_cells(md):
+        if not _MAKES_A_FIGURE.search("\n".join(code)) or "remove-output" in options:
+            continue
+        parts = options.split("\n")
+        front = parts[1 : parts.index("---", 1)] if parts[0] == "---" else []
+        meta = yaml.safe_load("\n".join(front)) or {}
+        figure = (meta.get("mystnb") or {}).get("figure") or {}
+        name = figure.get("name")
+        if not figure.get("caption") or not name:
+            problems.append(f"line {line}: a figure without a caption and a name (fig-...)")
+        elif f"{{numref}}`{name}`" not in text and f"<{name}>`" not in text:
+            problems.append(f"line {line}: {name} is never referenced ({{numref}}`{name}`)")
+    assert problems == [], f"{md.relative_to(ROOT)}: " + "; ".join(problems)
 
 
 # ---------------------------------------------------------------------------------------------
