@@ -1,29 +1,28 @@
 """The built book: every page exists, chapters carry executed outputs and figures, the Colab
-buttons point at the .ipynb twins, MathJax is served locally, and every page renders in a real
-headless Chromium (math typeset, images loaded, no console errors).
+buttons point at the .ipynb twins, MathJax is served locally, every page renders in a real
+headless Chromium (math typeset, no raw TeX, images loaded, the Colab button, no console errors),
+and the search page finds the solvers chapter.
 
 These tests use the ``built_book`` fixture (the whole book built once, in the ``smoke`` profile).
 The browser tests drive Debian's Chromium (``/usr/bin/chromium``, or ``IMPLICIT_EDU_CHROMIUM``)
-through the DevTools protocol over a pipe (``--remote-debugging-pipe``), with the standard library
-only: no browser download, no driver. They serve the book from 127.0.0.1, as a web host would.
+with Playwright for Python (the dev extra) through ``executable_path``: no browser download, so
+never run ``playwright install``. They serve the book from 127.0.0.1, as a web host would.
 Set ``IMPLICIT_EDU_SKIP_BROWSER=1`` to skip them where no Chromium can be installed.
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
 import http.server
-import json
 import os
 import re
-import select
 import shutil
-import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -31,7 +30,12 @@ import yaml
 
 from tools import notebooks
 
-pytestmark = pytest.mark.book
+if TYPE_CHECKING:  # imported where the browser starts: the static checks run without it
+    from playwright.sync_api import Browser, BrowserContext, Page
+
+# Any of these tests may be the first to use built_book and so wait for the whole smoke build
+# (about 10 minutes on 2 cores), which pytest-timeout counts in that test's time.
+pytestmark = [pytest.mark.book, pytest.mark.timeout(2400)]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -76,6 +80,18 @@ def _tags(text: str, *names: str) -> list[tuple[str, dict[str, str]]]:
     return parser.found
 
 
+def _colab_prefix() -> str:
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    return config["launch_buttons"]["colab_url"].rstrip("/")
+
+
+def _colab_link(page: str) -> str:
+    """Where the Colab button of ``page`` must point: its .ipynb twin on GitHub."""
+    url, branch = notebooks.repository(ROOT)
+    org, repo = urlsplit(url).path.strip("/").split("/")[:2]
+    return f"{_colab_prefix()}/github/{org}/{repo}/blob/{branch}/{page}.ipynb"
+
+
 # ---------------------------------------------------------------------------------------------
 # static checks of the HTML
 
@@ -109,11 +125,7 @@ def test_chapter_has_outputs_and_figures(built_book: Path, page: str):
 
 @pytest.mark.parametrize("page", CHAPTER_PAGES)
 def test_colab_button_opens_the_twin(built_book: Path, page: str):
-    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
-    url, branch = notebooks.repository(ROOT)
-    org, repo = urlsplit(url).path.strip("/").split("/")[:2]
-    colab = config["launch_buttons"]["colab_url"].rstrip("/")
-    expected = f"{colab}/github/{org}/{repo}/blob/{branch}/{page}.ipynb"
+    colab, expected = _colab_prefix(), _colab_link(page)
     assert (ROOT / f"{page}.ipynb").exists(), f"{page}.ipynb (the twin) is missing"
     links = [a.get("href", "") for _, a in _tags(_read_page(built_book, page), "a")]
     colab_links = [link for link in links if link.startswith(colab)]
@@ -146,22 +158,12 @@ def test_mathjax_is_served_locally(built_book: Path):
 # ---------------------------------------------------------------------------------------------
 # a real browser
 
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--no-default-browser-check",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--disable-extensions",
-    "--mute-audio",
-    "--window-size=1280,1000",
-    "--remote-debugging-pipe",
-]
+# Playwright passes --headless, --no-sandbox (chromium_sandbox=False: the tests may run as root),
+# --no-first-run, --no-default-browser-check, --disable-background-networking,
+# --disable-component-update, --disable-dev-shm-usage, --disable-extensions, --disable-sync and
+# --mute-audio itself; these two it leaves out.
+CHROMIUM_ARGS = ["--disable-gpu", "--disable-quic"]
+VIEWPORT = {"width": 1280, "height": 1000}
 PAGE_TIMEOUT_S = 90.0
 INSTALL_HINT = (
     "Chromium is needed for the browser tests: install it with "
@@ -169,192 +171,161 @@ INSTALL_HINT = (
     "IMPLICIT_EDU_CHROMIUM at a Chromium/Chrome binary, or set IMPLICIT_EDU_SKIP_BROWSER=1 "
     "to skip these tests."
 )
+SEARCH_QUERY = "Anderson"
+SEARCH_TARGET = "book/part3/solvers"  # the chapter that the search must find
 
 
-class BrowserError(RuntimeError):
-    """Chromium died, timed out or answered with an error."""
+def _chromium_executable() -> str | None:
+    configured = os.environ.get("IMPLICIT_EDU_CHROMIUM")
+    if configured:
+        return configured if Path(configured).exists() else None
+    if Path("/usr/bin/chromium").exists():
+        return "/usr/bin/chromium"
+    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
 
 
-class Chromium:
-    """A headless Chromium driven through the DevTools protocol over a pipe.
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+        pass
 
-    Messages are JSON objects separated by NUL bytes: Chromium reads commands on its fd 3 and
-    writes answers and events on its fd 4.
+
+@pytest.fixture(scope="session")
+def book_server(built_book: Path):
+    """The built book served over HTTP on 127.0.0.1 (a free port); yields its base URL."""
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+# Module scope, not session scope: while Playwright's sync API is alive it marks its asyncio loop
+# as the thread's running loop between calls, so asyncio.run() (nbclient, jupyter_client) in test
+# modules after this one would fail. All the browser tests live here: Chromium starts once.
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser | str]:
+    """A headless Chromium driven by Playwright, or the reason why there is none (a string).
+
+    The tests fail (not error) on a missing Chromium; IMPLICIT_EDU_SKIP_BROWSER=1 skips them.
     """
-
-    def __init__(self, executable: str, profile_dir: Path, log_path: Path):
-        self.log_path = log_path
-        to_chrome_r, self._to_chrome = os.pipe()
-        self._from_chrome, from_chrome_w = os.pipe()
-        # Copies above 10, so that bash's `3<&A 4>&B` cannot clobber one with the other.
-        a = fcntl.fcntl(to_chrome_r, fcntl.F_DUPFD_CLOEXEC, 10)
-        b = fcntl.fcntl(from_chrome_w, fcntl.F_DUPFD_CLOEXEC, 10)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        args = [*CHROMIUM_FLAGS, f"--user-data-dir={profile_dir}", "about:blank"]
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [
-                    "/bin/bash",
-                    "-c",
-                    f'exec "$0" "$@" 3<&{a} 4>&{b} {a}<&- {b}>&-',
-                    executable,
-                    *args,
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                pass_fds=(a, b),
+    if os.environ.get("IMPLICIT_EDU_SKIP_BROWSER") == "1":
+        pytest.skip("IMPLICIT_EDU_SKIP_BROWSER=1")
+    executable = _chromium_executable()
+    if executable is None:
+        yield f"no Chromium found. {INSTALL_HINT}"
+        return
+    try:
+        from playwright.sync_api import Error, sync_playwright
+    except ImportError:
+        yield (
+            "Playwright for Python is needed for the browser tests: install the dev extra "
+            "(`pip install -e '.[dev]'`, as `make setup` does), or set "
+            "IMPLICIT_EDU_SKIP_BROWSER=1 to skip these tests. No `playwright install`: the "
+            f"tests drive {executable}."
+        )
+        return
+    playwright = sync_playwright().start()
+    try:
+        try:
+            chromium = playwright.chromium.launch(
+                executable_path=executable,
+                args=CHROMIUM_ARGS,
+                chromium_sandbox=False,
+                timeout=60_000,
             )
-        os.close(a)
-        os.close(b)
-        self._buffer = b""
-        self._next_id = 0
-        self.events: list[dict] = []
-
-    # -- transport
-
-    def _log_tail(self) -> str:
+        except Error as error:
+            yield f"Chromium ({executable}) did not start: {error}. {INSTALL_HINT}"
+            return
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-20:])
-        except OSError:
-            return ""
-
-    def _receive(self, deadline: float) -> dict:
-        while b"\0" not in self._buffer:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise BrowserError("Chromium did not answer in time")
-            ready, _, _ = select.select([self._from_chrome], [], [], left)
-            if not ready:
-                continue
-            chunk = os.read(self._from_chrome, 1 << 20)
-            if not chunk:
-                raise BrowserError(f"Chromium closed the pipe; its log:\n{self._log_tail()}")
-            self._buffer += chunk
-        message, self._buffer = self._buffer.split(b"\0", 1)
-        return json.loads(message)
-
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30.0) -> dict:  # fmt: skip
-        """Send a command and return its result (events that arrive meanwhile are kept)."""
-        self._next_id += 1
-        message = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            message["sessionId"] = session
-        data = json.dumps(message).encode() + b"\0"
-        while data:
-            data = data[os.write(self._to_chrome, data) :]
-        deadline = time.monotonic() + timeout
-        while True:
-            answer = self._receive(deadline)
-            if answer.get("id") == message["id"]:
-                if "error" in answer:
-                    raise BrowserError(f"{method}: {answer['error']}")
-                return answer.get("result", {})
-            if "method" in answer:
-                self.events.append(answer)
-
-    def wait_for(self, method: str, session: str, timeout: float) -> dict:
-        """Wait for an event of ``session``; return its parameters."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for event in self.events:
-                if event["method"] == method and event.get("sessionId") == session:
-                    return event.get("params", {})
-            self.events.append(self._receive(deadline))
-
-    def drain(self, seconds: float) -> None:
-        """Collect the events that arrive within ``seconds``."""
-        deadline = time.monotonic() + seconds
-        try:
-            while True:
-                self.events.append(self._receive(deadline))
-        except BrowserError as error:
-            if "in time" not in str(error):
-                raise
-
-    def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except (BrowserError, OSError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for fd in (self._to_chrome, self._from_chrome):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    # -- pages
-
-    def inspect(self, url: str, script: str, timeout: float = PAGE_TIMEOUT_S) -> dict:
-        """Open ``url`` in a new tab, run ``script`` (a promise) after load; return its value and
-        the errors the page reported (exceptions, console errors, failed loads)."""
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-            "sessionId"
-        ]
-        self.events.clear()
-        try:
-            for domain in ("Page", "Runtime", "Log"):
-                self.send(f"{domain}.enable", session=session)
-            navigation = self.send("Page.navigate", {"url": url}, session=session)
-            if navigation.get("errorText"):
-                raise BrowserError(f"{url}: {navigation['errorText']}")
-            self.wait_for("Page.loadEventFired", session, timeout)
-            result = self.send(
-                "Runtime.evaluate",
-                {"expression": script, "awaitPromise": True, "returnByValue": True},
-                session=session,
-                timeout=timeout,
-            )
-            self.drain(0.5)  # errors that arrive just after the script
-            if "exceptionDetails" in result:
-                raise BrowserError(f"the page script failed: {result['exceptionDetails']}")
-            value = result["result"].get("value")
-            return {"value": value, "errors": self._errors(session)}
+            yield chromium
         finally:
-            try:
-                self.send("Target.closeTarget", {"targetId": target})
-            except (BrowserError, OSError):
-                pass
+            chromium.close()
+    finally:
+        playwright.stop()
 
-    def _errors(self, session: str) -> list[str]:
-        errors = []
-        for event in self.events:
-            if event.get("sessionId") != session:
-                continue
-            params = event.get("params", {})
-            if event["method"] == "Runtime.exceptionThrown":
-                details = params.get("exceptionDetails", {})
-                exception = details.get("exception", {})
-                errors.append(f"exception: {exception.get('description') or details.get('text')}")
-            elif event["method"] == "Runtime.consoleAPICalled" and params.get("type") in (
-                "error",
-                "assert",
-            ):
-                parts = [str(a.get("value", a.get("description", ""))) for a in params["args"]]
-                errors.append(f"console.{params['type']}: {' '.join(parts)}")
-            elif event["method"] == "Log.entryAdded":
-                entry = params.get("entry", {})
-                # /favicon.ico is the browser's own request (the pages name no icon)
-                if entry.get("level") == "error" and not entry.get("url", "").endswith(
-                    "/favicon.ico"
-                ):
-                    errors.append(
-                        f"{entry.get('source')}: {entry.get('text')} {entry.get('url', '')}"
-                    )
+
+@pytest.fixture(scope="module")
+def browser_context(browser: Browser | str) -> Iterator[BrowserContext | None]:
+    """One browser context for the module: its pages share the HTTP cache, so MathJax, the
+    theme's scripts and fonts load once, as for a reader going from page to page."""
+    if isinstance(browser, str):
+        yield None
+        return
+    context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+    context.set_default_timeout(PAGE_TIMEOUT_S * 1000)
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser_context: BrowserContext | None) -> Iterator[Page | None]:
+    """A fresh page (tab) for one test; None without a browser (the test fails with the reason)."""
+    if browser_context is None:
+        yield None
+        return
+    page = browser_context.new_page()
+    try:
+        yield page
+    finally:
+        page.close()
+
+
+@pytest.fixture
+def page_errors(page: Page | None) -> list[str]:
+    """The errors ``page`` reports from now on: uncaught exceptions, console errors and asserts
+    (Chromium's own error log, e.g. a failed load, arrives as a console error too), failed
+    requests and HTTP error statuses. /favicon.ico is the browser's own request (no page names
+    an icon), so it is left out."""
+    errors: list[str] = []
+    if page is None:
         return errors
+
+    def own_icon(url: str) -> bool:
+        return urlsplit(url).path.endswith("/favicon.ico")
+
+    def on_console(message) -> None:
+        url = (message.location or {}).get("url", "")
+        if message.type in ("error", "assert") and not own_icon(url):
+            errors.append(f"console.{message.type}: {message.text} {url}".rstrip())
+
+    def on_request_failed(request) -> None:
+        if not own_icon(request.url):
+            errors.append(f"request failed: {request.url} ({request.failure})")
+
+    def on_response(response) -> None:
+        if response.status >= 400 and not own_icon(response.url):
+            errors.append(f"HTTP {response.status}: {response.url}")
+
+    page.on("pageerror", lambda error: errors.append(f"exception: {error}"))
+    page.on("console", on_console)
+    page.on("requestfailed", on_request_failed)
+    page.on("response", on_response)
+    return errors
+
+
+def _require_browser(browser: Browser | str) -> None:
+    if isinstance(browser, str):
+        pytest.fail(browser, pytrace=False)
+
+
+def _open(page: Page, url: str) -> None:
+    """Navigate to ``url`` and wait for its load event; fail on a network error or HTTP error."""
+    response = page.goto(url, wait_until="load")
+    assert response is not None and response.ok, (
+        f"{url}: HTTP {response.status if response else 'no response'}"
+    )
 
 
 # Runs in the page after its load event: waits for images and MathJax, then reports.
 PAGE_SCRIPT = r"""
-(async () => {
+async (colab) => {
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
   for (const img of document.images) { if (img.loading === "lazy") img.loading = "eager"; }
   const images = [...document.images].map((img) => img.complete ? null : new Promise((resolve) => {
@@ -389,72 +360,29 @@ PAGE_SCRIPT = r"""
     images: document.images.length,
     brokenImages: [...document.images].filter((img) => !(img.complete && img.naturalWidth > 0))
       .map((img) => img.getAttribute("src")),
+    colab: [...document.querySelectorAll("a[href]")].map((a) => a.getAttribute("href"))
+      .filter((href) => href.startsWith(colab)),
   };
-})()
+}
 """
 
 
-def _chromium_executable() -> str | None:
-    configured = os.environ.get("IMPLICIT_EDU_CHROMIUM")
-    if configured:
-        return configured if Path(configured).exists() else None
-    if Path("/usr/bin/chromium").exists():
-        return "/usr/bin/chromium"
-    for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if shutil.which(name):
-            return shutil.which(name)
-    return None
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
-
-
-@pytest.fixture(scope="session")
-def book_server(built_book: Path):
-    """The built book served over HTTP on 127.0.0.1 (a free port); yields its base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(built_book))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture(scope="session")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    """A headless Chromium for the session, or the reason why there is none (a string).
-
-    The tests fail (not error) on a missing Chromium; IMPLICIT_EDU_SKIP_BROWSER=1 skips them.
-    """
-    if os.environ.get("IMPLICIT_EDU_SKIP_BROWSER") == "1":
-        pytest.skip("IMPLICIT_EDU_SKIP_BROWSER=1")
-    executable = _chromium_executable()
-    if executable is None:
-        yield f"no Chromium found. {INSTALL_HINT}"
-        return
-    directory = tmp_path_factory.mktemp("chromium")
-    chromium = Chromium(executable, directory / "profile", directory / "chromium.log")
-    try:
-        chromium.send("Browser.getVersion", timeout=60)
-    except BrowserError as error:
-        chromium.close()
-        yield f"Chromium ({executable}) did not start: {error}. {INSTALL_HINT}"
-        return
-    yield chromium
-    chromium.close()
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_renders_in_a_browser(browser: Chromium, book_server: str, built_book: Path, page):
-    if isinstance(browser, str):
-        pytest.fail(browser, pytrace=False)
-    assert _html_path(built_book, page).exists(), f"no HTML page for {page}"
+@pytest.mark.parametrize("page_name", PAGES)
+def test_page_renders_in_a_browser(
+    browser: Browser | str,
+    page: Page | None,
+    page_errors: list[str],
+    book_server: str,
+    built_book: Path,
+    page_name: str,
+):
+    _require_browser(browser)
+    assert page is not None
+    assert _html_path(built_book, page_name).exists(), f"no HTML page for {page_name}"
     started = time.monotonic()
-    report = browser.inspect(f"{book_server}/{page}.html", PAGE_SCRIPT)
-    seen, errors = report["value"], report["errors"]
+    _open(page, f"{book_server}/{page_name}.html")
+    seen = page.evaluate(PAGE_SCRIPT, _colab_prefix())
+    page.wait_for_timeout(500)  # errors that arrive just after the script
     problems = []
     if seen["math"]:
         if seen["mathjax"] != "typeset":
@@ -467,7 +395,49 @@ def test_page_renders_in_a_browser(browser: Chromium, book_server: str, built_bo
         problems.append(f"raw LaTeX in the visible text: {seen['raw'][:5]}")
     if seen["brokenImages"]:
         problems.append(f"images that did not load: {seen['brokenImages']}")
-    if errors:
-        problems.append("console errors:\n  " + "\n  ".join(errors))
+    if page_name in CHAPTERS and seen["colab"] != [_colab_link(page_name)]:
+        problems.append(
+            f"Colab links in the rendered page: {seen['colab']}; "
+            f"expected one, to {_colab_link(page_name)}"
+        )
+    if page_errors:
+        problems.append("console errors:\n  " + "\n  ".join(page_errors))
     elapsed = time.monotonic() - started
-    assert not problems, f"{page} ({elapsed:.1f} s in Chromium):\n" + "\n".join(problems)
+    assert not problems, f"{page_name} ({elapsed:.1f} s in Chromium):\n" + "\n".join(problems)
+
+
+# Sphinx's searchtools.js (the book theme keeps it) runs the query of search.html?q=... once the
+# page has loaded its searchindex.js: it adds <ul class="search"> to #search-results, one <li><a>
+# per hit, and, when it is done, writes "Search finished, found N page(s)..." (or "did not
+# match") into p.search-summary.
+SEARCH_DONE = """() => {
+  const summary = document.querySelector("#search-results p.search-summary");
+  return summary !== null && summary.textContent.trim() !== "";
+}"""
+
+
+def test_search_finds_the_solvers_chapter(
+    browser: Browser | str,
+    page: Page | None,
+    page_errors: list[str],
+    book_server: str,
+    built_book: Path,
+):
+    _require_browser(browser)
+    assert page is not None
+    assert SEARCH_TARGET in PAGES, f"{SEARCH_TARGET} is no longer in the toc: update this test"
+    assert (built_book / "searchindex.js").is_file(), "no searchindex.js in the build"
+    _open(page, f"{book_server}/search.html?q={SEARCH_QUERY}")
+    page.wait_for_function(SEARCH_DONE, timeout=60_000)
+    summary = page.locator("#search-results p.search-summary").inner_text()
+    links = page.locator("#search-results ul.search li a").evaluate_all(
+        "(links) => links.map((a) => a.href)"
+    )
+    page.wait_for_timeout(500)  # the result summaries that the page fetches
+    found = {urlsplit(link).path.lstrip("/") for link in links}
+    assert links, f"search.html?q={SEARCH_QUERY}: no results ({summary!r})"
+    assert f"{SEARCH_TARGET}.html" in found, (
+        f"search.html?q={SEARCH_QUERY}: no result links to {SEARCH_TARGET}.html; "
+        f"found {sorted(found)}"
+    )
+    assert not page_errors, "errors on the search page:\n  " + "\n  ".join(page_errors)
