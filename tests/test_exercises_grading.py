@@ -85,7 +85,7 @@ def test_a_wrong_entry_does_not_reveal_the_others():
     want = torch.tensor([1.5, 2.5, 3.5], dtype=torch.float64)
     got = torch.tensor([1.5, 9.0, 3.5], dtype=torch.float64)
     with pytest.raises(WrongAnswer) as failure:
-        _common.assert_close(got, want, "f(x)")
+        _common.check_close(got, want, what="f(x)")
     message = str(failure.value)
     assert "entry 1" in message and "9" in message
     assert "2.5" not in message and "1.5" not in message and "3.5" not in message

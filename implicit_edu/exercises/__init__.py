@@ -6,11 +6,27 @@ the answer is right. The same functions are called by the chapters' solution cel
 student copies (``make student``), by the otter-grader assignments (``make assignments``) and by
 the test suite, which also feeds them typical wrong answers.
 
-Part I: :mod:`implicit_models`, :mod:`one_over_x`. Part II: :mod:`lipschitz_maps`,
-:mod:`regular_operators`, :mod:`sufficiency`, :mod:`necessity`, :mod:`test_time_compute`.
-Part III: :mod:`solvers`, :mod:`differentiating`, :mod:`regularity`,
-:mod:`first_model`. Part IV: :mod:`deblurring`, :mod:`navier_stokes`,
-:mod:`linear_programs`, :mod:`reasoning`.
+One module per chapter, in the book's order:
+
+* Part I:
+  :mod:`~implicit_edu.exercises.implicit_models`,
+  :mod:`~implicit_edu.exercises.one_over_x`;
+* Part II:
+  :mod:`~implicit_edu.exercises.lipschitz_maps`,
+  :mod:`~implicit_edu.exercises.regular_operators`,
+  :mod:`~implicit_edu.exercises.sufficiency`,
+  :mod:`~implicit_edu.exercises.necessity`,
+  :mod:`~implicit_edu.exercises.test_time_compute`;
+* Part III:
+  :mod:`~implicit_edu.exercises.solvers`,
+  :mod:`~implicit_edu.exercises.differentiating`,
+  :mod:`~implicit_edu.exercises.regularity`,
+  :mod:`~implicit_edu.exercises.first_model`;
+* Part IV:
+  :mod:`~implicit_edu.exercises.deblurring`,
+  :mod:`~implicit_edu.exercises.navier_stokes`,
+  :mod:`~implicit_edu.exercises.linear_programs`,
+  :mod:`~implicit_edu.exercises.reasoning`.
 
 This is the top layer: checks may use everything below (core, analysis, runtime, experiments).
 """

@@ -7,7 +7,14 @@ import math
 import numpy as np
 import torch
 
-from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
+from implicit_edu.exercises._common import (
+    WrongAnswer,
+    check_close,
+    check_value,
+    correct,
+    require_callable,
+    require_number,
+)
 
 
 def subspace_estimator(A: np.ndarray, P: np.ndarray, alpha: float, x: np.ndarray) -> np.ndarray:
@@ -36,28 +43,33 @@ def check_subspace_estimator(estimator) -> bool:
         want = subspace_estimator(A, P, alpha, x)
         if got.shape != want.shape:
             raise WrongAnswer(f"expected a vector of {want.size} entries, got {got.size}.")
-        if np.allclose(got, want, rtol=1e-6, atol=1e-8):
-            continue
         n = A.shape[1]
-        wrong = {
-            "the penalty is on the part of y outside M, (I − P)y, not on Py": np.linalg.solve(
-                A.T @ A + alpha * P, A.T @ x
-            ),
-            "dist²(y, M) is not ‖y‖²: that is Tikhonov; project onto M first": np.linalg.solve(
-                A.T @ A + alpha * np.eye(n), A.T @ x
-            ),
-            "the gradient of (α/2)‖(I − P)y‖² is α(I − P)y, without a factor ½ or 2": (
-                np.linalg.solve(A.T @ A + 2 * alpha * (np.eye(n) - P), A.T @ x)
-            ),
-            "the least-squares solution ignores the prior: add α(I − P) to AᵀA": np.linalg.lstsq(
-                A, x, rcond=None
-            )[0],
-        }
-        for hint, value in wrong.items():
-            if np.allclose(got, value, rtol=1e-6, atol=1e-8):
-                raise WrongAnswer(f"not the minimiser: {hint}.")
-        raise WrongAnswer(
-            "not the minimiser: set the gradient Aᵀ(Ay − x) + α(I − P)y to zero and solve for y."
+        check_close(
+            got,
+            want,
+            what="estimator(A, P, alpha, x)",
+            rtol=1e-6,
+            atol=1e-8,
+            prefix="not the minimiser: ",
+            known_wrong=[
+                (
+                    np.linalg.solve(A.T @ A + alpha * P, A.T @ x),
+                    "the penalty is on the part of y outside M, (I − P)y, not on Py.",
+                ),
+                (
+                    np.linalg.solve(A.T @ A + alpha * np.eye(n), A.T @ x),
+                    "dist²(y, M) is not ‖y‖²: that is Tikhonov; project onto M first.",
+                ),
+                (
+                    np.linalg.solve(A.T @ A + 2 * alpha * (np.eye(n) - P), A.T @ x),
+                    "the gradient of (α/2)‖(I − P)y‖² is α(I − P)y, without a factor ½ or 2.",
+                ),
+                (
+                    np.linalg.lstsq(A, x, rcond=None)[0],
+                    "the least-squares solution ignores the prior: add α(I − P) to AᵀA.",
+                ),
+            ],
+            otherwise="set the gradient Aᵀ(Ay − x) + α(I − P)y to zero and solve for y.",
         )
     return correct("the estimator for a subspace M")
 
@@ -73,22 +85,22 @@ def check_hqs_data_step(blur, beta, value) -> bool:
     got = require_number(value, "lipschitz")
     s = blur.singular_values()
     want = hqs_data_step_lipschitz(s, beta)
-    if math.isclose(got, want, rel_tol=1e-6):
-        return correct("the Lipschitz constant of the HQS data step")
-    if math.isclose(got, float(beta / (s.max() ** 2 + beta)), rel_tol=1e-6):
-        raise WrongAnswer(
-            "that is the factor at the largest singular value, where A is strongest; a Lipschitz "
-            "constant is the worst case: take the direction where A is weakest."
-        )
-    if math.isclose(got, float((1 / (s**2 + beta)).max()), rel_tol=1e-6):
-        raise WrongAnswer("y enters multiplied by β: the factor is β / (s² + β), not 1 / (s² + β).")
-    if math.isclose(got, 1.0, rel_tol=1e-9):
-        raise WrongAnswer(
-            "1 would need a singular value 0; this blur's smallest singular value is positive, so "
-            "the factor is below 1 (though close to it)."
-        )
-    raise WrongAnswer(
-        f"{got} is not it: in the Fourier basis the step multiplies each mode of y by β / (s² + β)."
+    return check_value(
+        got,
+        want,
+        rtol=1e-6,
+        known_wrong={
+            float(beta / (s.max() ** 2 + beta)): "that is the factor at the largest singular "
+            "value, where A is strongest; a Lipschitz constant is the worst case: take the "
+            "direction where A is weakest.",
+            float((1 / (s**2 + beta)).max()): "y enters multiplied by β: the factor is "
+            "β / (s² + β), not 1 / (s² + β).",
+            1.0: "1 would need a singular value 0; this blur's smallest singular value is "
+            "positive, so the factor is below 1 (though close to it).",
+        },
+        otherwise=f"{got} is not it: in the Fourier basis the step multiplies each mode of y by "
+        "β / (s² + β).",
+        exercise="the Lipschitz constant of the HQS data step",
     )
 
 
@@ -103,23 +115,26 @@ def check_tikhonov_slope(slope, bound) -> bool:
     b = require_number(bound, "bound")
     for s, lam in ((0.3, 0.02), (1.0, 0.02), (0.01, 0.02), (0.5, 0.1)):
         got = require_number(slope(s, lam), f"slope({s}, {lam})")
-        want = tikhonov_slope(s, lam)
-        if math.isclose(got, want, rel_tol=1e-9):
-            continue
-        if math.isclose(got, 1 / (s**2 + lam), rel_tol=1e-9):
-            raise WrongAnswer(
-                f"slope({s}, {lam}): the estimate applies Aᵀ first, which multiplies the mode by s."
-            )
-        if math.isclose(got, 1 / s, rel_tol=1e-9):
-            raise WrongAnswer(f"slope({s}, {lam}) = 1/s is the exact inverse, without λ.")
-        raise WrongAnswer(f"slope({s}, {lam}) = {got} is wrong: expected s / (s² + λ).")
-    lam = 0.02
-    want_bound = 1 / (2 * math.sqrt(lam))
-    if math.isclose(b, 1 / math.sqrt(lam), rel_tol=1e-6):
-        raise WrongAnswer("1/√λ is too large by 2: the maximum of s/(s² + λ) is at s = √λ.")
-    if not math.isclose(b, want_bound, rel_tol=1e-6):
-        raise WrongAnswer(
-            f"bound = {b} is not the largest slope for λ = {lam}: maximise s / (s² + λ) over s > 0 "
-            "(set the derivative to zero)."
+        check_value(
+            got,
+            tikhonov_slope(s, lam),
+            prefix=f"slope({s}, {lam})",
+            known_wrong={
+                1 / (s**2 + lam): ": the estimate applies Aᵀ first, which multiplies the mode "
+                "by s.",
+                1 / s: " = 1/s is the exact inverse, without λ.",
+            },
+            otherwise=f" = {got} is wrong: expected s / (s² + λ).",
         )
-    return correct("the Tikhonov slope and its global bound")
+    lam = 0.02
+    return check_value(
+        b,
+        1 / (2 * math.sqrt(lam)),
+        rtol=1e-6,
+        known_wrong={
+            1 / math.sqrt(lam): "1/√λ is too large by 2: the maximum of s/(s² + λ) is at s = √λ."
+        },
+        otherwise=f"bound = {b} is not the largest slope for λ = {lam}: maximise s / (s² + λ) "
+        "over s > 0 (set the derivative to zero).",
+        exercise="the Tikhonov slope and its global bound",
+    )

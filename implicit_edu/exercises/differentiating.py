@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
-
 import torch
 
 from implicit_edu.exercises._common import (
     WrongAnswer,
     as_tensor,
-    assert_close,
+    check_close,
+    check_value,
     correct,
     require_callable,
     require_number,
@@ -23,22 +22,18 @@ def check_scalar_derivative(derivative) -> bool:
     derivative = require_callable(derivative, "derivative(a)")
     for a in _CONTRACTION_FACTORS:
         got = require_number(derivative(a), f"derivative({a})")
-        want = 1.0 / (1.0 - a)
-        if math.isclose(got, want, rel_tol=1e-9):
-            continue
-        if math.isclose(got, 1.0, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"derivative({a}) = 1 is the Jacobian-free answer ∂g/∂θ: it leaves out the "
-                "factor (1 − ∂g/∂y)^(-1) that the implicit function theorem puts in front."
-            )
-        if math.isclose(got, a / (1.0 - a), rel_tol=1e-9):
-            raise WrongAnswer(
-                f"derivative({a}) = a/(1 − a) is the derivative of y* − θ, not of y*: "
-                "differentiate y* = a y* + θ on both sides."
-            )
-        raise WrongAnswer(
-            f"derivative({a}) = {got:.6g} is not right: solve y* = a y* + θ for y*, or "
-            "apply dy*/dθ = (1 − ∂g/∂y)^(-1) ∂g/∂θ."
+        check_value(
+            got,
+            1.0 / (1.0 - a),
+            prefix=f"derivative({a}) = ",
+            known_wrong={
+                1.0: "1 is the Jacobian-free answer ∂g/∂θ: it leaves out the factor "
+                "(1 − ∂g/∂y)^(-1) that the implicit function theorem puts in front.",
+                a / (1.0 - a): "a/(1 − a) is the derivative of y* − θ, not of y*: differentiate "
+                "y* = a y* + θ on both sides.",
+            },
+            otherwise=f"{got:.6g} is not right: solve y* = a y* + θ for y*, or apply "
+            "dy*/dθ = (1 − ∂g/∂y)^(-1) ∂g/∂θ.",
         )
     return correct("the derivative of a scalar fixed point")
 
@@ -49,22 +44,18 @@ def check_unrolled_derivative(derivative) -> bool:
     for a in (0.3, -0.5, 0.9):
         for n in (1, 2, 5, 30):
             got = require_number(derivative(a, n), f"unrolled_derivative({a}, {n})")
-            want = (1.0 - a**n) / (1.0 - a)
-            if math.isclose(got, want, rel_tol=1e-9):
-                continue
-            if math.isclose(got, 1.0 / (1.0 - a), rel_tol=1e-9):
-                raise WrongAnswer(
-                    f"unrolled_derivative({a}, {n}) = 1/(1 − a) is the limit N → ∞ (the implicit "
-                    "gradient), not the derivative of the N-th iterate."
-                )
-            if math.isclose(got, (1.0 - a ** (n + 1)) / (1.0 - a), rel_tol=1e-9):
-                raise WrongAnswer(
-                    f"unrolled_derivative({a}, {n}) counts one step too many: y_1 = θ, so "
-                    "y_N = θ (1 + a + … + a^(N−1))."
-                )
-            raise WrongAnswer(
-                f"unrolled_derivative({a}, {n}) = {got:.6g} is not right: write y_N as "
-                "a geometric sum in θ and differentiate."
+            check_value(
+                got,
+                (1.0 - a**n) / (1.0 - a),
+                prefix=f"unrolled_derivative({a}, {n}) ",
+                known_wrong={
+                    1.0 / (1.0 - a): "= 1/(1 − a) is the limit N → ∞ (the implicit gradient), "
+                    "not the derivative of the N-th iterate.",
+                    (1.0 - a ** (n + 1)) / (1.0 - a): "counts one step too many: y_1 = θ, so "
+                    "y_N = θ (1 + a + … + a^(N−1)).",
+                },
+                otherwise=f"= {got:.6g} is not right: write y_N as a geometric sum in θ and "
+                "differentiate.",
             )
     return correct("the derivative of the unrolled iteration")
 
@@ -74,16 +65,17 @@ def check_jfb_error(error) -> bool:
     error = require_callable(error, "jfb_error(mu)")
     for mu in (0.1, 0.5, 0.9, 0.99):
         got = require_number(error(mu), f"jfb_error({mu})")
-        if math.isclose(got, mu / (1.0 - mu), rel_tol=1e-9):
-            raise WrongAnswer(
-                f"jfb_error({mu}) = μ/(1 − μ) divides by ||∇_jfb||; the relative error is "
+        check_value(
+            got,
+            mu,
+            prefix=f"jfb_error({mu}) = ",
+            known_wrong={
+                mu / (1.0 - mu): "μ/(1 − μ) divides by ||∇_jfb||; the relative error is "
                 "measured against the exact gradient ∇_ift = ∇_jfb / (1 − μ)."
-            )
-        if not math.isclose(got, mu, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"jfb_error({mu}) = {got:.6g} is not right: with J = μ I the exact u is "
-                "(1 − μ)^(-1) v, and jfb uses u ≈ v."
-            )
+            },
+            otherwise=f"{got:.6g} is not right: with J = μ I the exact u is (1 − μ)^(-1) v, and "
+            "jfb uses u ≈ v.",
+        )
     return correct("the Jacobian-free error")
 
 
@@ -92,18 +84,17 @@ def check_phantom_error(error) -> bool:
     error = require_callable(error, "phantom_error(mu, k, tau)")
     for mu, k, tau in [(0.5, 1, 1.0), (0.9, 3, 0.8), (0.9, 10, 0.5), (0.99, 5, 1.0), (0.3, 2, 0.6)]:
         got = require_number(error(mu, k, tau), f"phantom_error({mu}, {k}, {tau})")
-        want = (1.0 - tau * (1.0 - mu)) ** k
-        if math.isclose(got, mu**k, rel_tol=1e-9) and not math.isclose(want, mu**k):
-            raise WrongAnswer(
-                f"phantom_error({mu}, {k}, {tau}) = μ^k ignores the damping: one damped step "
-                "multiplies by (1 − τ) + τ μ, not by μ."
-            )
-        if not math.isclose(got, want, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"phantom_error({mu}, {k}, {tau}) = {got:.6g} is not right: the phantom "
-                "gradient is τ Σ_(j<k) M^j with M = (1 − τ) I + τ J; compare with (I − J)^(-1) "
-                "= τ Σ_(j≥0) M^j."
-            )
+        check_value(
+            got,
+            (1.0 - tau * (1.0 - mu)) ** k,
+            prefix=f"phantom_error({mu}, {k}, {tau}) = ",
+            known_wrong={
+                mu**k: "μ^k ignores the damping: one damped step multiplies by (1 − τ) + τ μ, "
+                "not by μ."
+            },
+            otherwise=f"{got:.6g} is not right: the phantom gradient is τ Σ_(j<k) M^j with "
+            "M = (1 − τ) I + τ J; compare with (I − J)^(-1) = τ Σ_(j≥0) M^j.",
+        )
     return correct("the phantom-gradient error")
 
 
@@ -128,13 +119,21 @@ def check_backward_iteration(iterate) -> bool:
                 f"backward_iteration(J, v, 200): expected the shape {tuple(v.shape)} of v, "
                 f"got {tuple(got.shape)}."
             )
-        wrong_system = torch.linalg.solve(torch.eye(len(v), dtype=v.dtype) - J, v)
-        if torch.allclose(got, wrong_system, rtol=1e-8, atol=1e-10):
-            raise WrongAnswer(
-                "backward_iteration solves (I − J) u = v: the backward equation has the "
-                "transpose, u = v + Jᵀ u (a vector-Jacobian product, not a Jacobian-vector one)."
-            )
-        assert_close(got, exact, "backward_iteration(J, v, 200) against torch.linalg.solve", 1e-8)
+        check_close(
+            got,
+            exact,
+            what="backward_iteration(J, v, 200) against torch.linalg.solve",
+            rtol=1e-8,
+            atol=1e-8,
+            known_wrong=[
+                (
+                    torch.linalg.solve(torch.eye(len(v), dtype=v.dtype) - J, v),
+                    "backward_iteration solves (I − J) u = v: the backward equation has the "
+                    "transpose, u = v + Jᵀ u (a vector-Jacobian product, not a Jacobian-vector "
+                    "one).",
+                )
+            ],
+        )
         for steps in (0, 1, 3):
             partial = v.clone()
             for _ in range(steps):
@@ -142,7 +141,11 @@ def check_backward_iteration(iterate) -> bool:
             got = as_tensor(
                 iterate(J.clone(), v.clone(), steps), f"backward_iteration(J, v, {steps})"
             )
-            assert_close(
-                got, partial, f"backward_iteration(J, v, {steps}) (start at u_0 = v)", 1e-10
+            check_close(
+                got,
+                partial,
+                what=f"backward_iteration(J, v, {steps}) (start at u_0 = v)",
+                rtol=1e-10,
+                atol=1e-10,
             )
     return correct("the backward fixed-point iteration")

@@ -9,7 +9,8 @@ import torch
 from implicit_edu.exercises._common import (
     WrongAnswer,
     as_tensor,
-    assert_close,
+    check_close,
+    check_value,
     correct,
     require_callable,
     require_number,
@@ -26,7 +27,7 @@ def check_picard(picard) -> bool:
 
     for steps in (0, 1, 5):
         got = as_tensor(picard(g, y0.clone(), steps), f"picard(g, y0, {steps})")
-        assert_close(got, 2.0 + (y0 - 2.0) / 2**steps, f"picard(g, y0, steps={steps})")
+        check_close(got, 2.0 + (y0 - 2.0) / 2**steps, what=f"picard(g, y0, steps={steps})")
     return correct("Picard iteration")
 
 
@@ -40,18 +41,17 @@ def check_contraction_bound(bound) -> bool:
     for shape in [(4, 4), (7, 7)]:
         W = torch.randn(*shape, generator=g, dtype=torch.float64)
         got = require_number(bound(W), "bound(W)")
-        want = float(torch.linalg.matrix_norm(W, ord=2))
-        frob = float(torch.linalg.matrix_norm(W))
-        if math.isclose(got, frob, rel_tol=1e-6):
-            raise WrongAnswer(
-                "bound(W) returned the Frobenius norm: it is an upper bound, but not the "
-                "tightest one; use the largest singular value."
-            )
-        if not math.isclose(got, want, rel_tol=1e-6):
-            raise WrongAnswer(
-                f"bound(W) = {got} is not right: ‖Wz − Wz'‖ ≤ c ‖z − z'‖ holds for all z, z' with "
-                "c the largest singular value of W (torch.linalg.matrix_norm(W, ord=2))."
-            )
+        check_value(
+            got,
+            float(torch.linalg.matrix_norm(W, ord=2)),
+            rtol=1e-6,
+            known_wrong={
+                float(torch.linalg.matrix_norm(W)): "bound(W) returned the Frobenius norm: it is "
+                "an upper bound, but not the tightest one; use the largest singular value."
+            },
+            otherwise=f"bound(W) = {got} is not right: ‖Wz − Wz'‖ ≤ c ‖z − z'‖ holds for all z, "
+            "z' with c the largest singular value of W (torch.linalg.matrix_norm(W, ord=2)).",
+        )
     return correct("the contraction bound")
 
 
@@ -83,51 +83,59 @@ def check_equilibrium_depth(distances, z_star, W, depth_bound, depth_measured, l
 
     bound = require_number(depth_bound, "depth_bound")
     want_bound = math.ceil(math.log(DEPTH_TOLERANCE) / math.log(mu))
-    if bound == want_bound - 1 or not float(bound).is_integer():
-        raise WrongAnswer(
-            f"depth_bound = {bound}: the bound must hold at a whole step, so take the least whole "
-            "t with μ^t ≤ 1e-4 (round the logarithm's quotient up, math.ceil)."
-        )
-    if bound != want_bound:
-        raise WrongAnswer(
-            f"depth_bound = {bound} is not right: from z_0 = 0 the relative start distance is 1, "
-            "so "
-            "Banach's bound is μ^t with μ = ‖W‖₂; solve μ^t ≤ 1e-4 for the least whole t."
-        )
+    round_up = (
+        f"depth_bound = {bound}: the bound must hold at a whole step, so take the least whole "
+        "t with μ^t ≤ 1e-4 (round the logarithm's quotient up, math.ceil)."
+    )
+    if not float(bound).is_integer():
+        raise WrongAnswer(round_up)
+    check_value(
+        bound,
+        want_bound,
+        rtol=0,
+        known_wrong={want_bound - 1: round_up},
+        otherwise=f"depth_bound = {bound} is not right: from z_0 = 0 the relative start distance "
+        "is 1, so Banach's bound is μ^t with μ = ‖W‖₂; solve μ^t ≤ 1e-4 for the least whole t.",
+    )
 
     measured = require_number(depth_measured, "depth_measured")
     want_measured = _first_step_within(distances.max(dim=1).values, DEPTH_TOLERANCE)
     if want_measured == 0:
         raise WrongAnswer("distances never reaches 1e-4: pass the chapter's `distances`.")
-    if measured == _first_step_within(distances.mean(dim=1), DEPTH_TOLERANCE) != want_measured:
-        raise WrongAnswer(
-            f"depth_measured = {measured} is when the batch's mean distance reaches 1e-4; the "
-            "question asks for every sample, so follow the largest distance in each row."
-        )
-    if measured == want_measured - 1:
-        raise WrongAnswer(
-            f"depth_measured = {measured} is one short: row 0 of `distances` is t = 1, not t = 0."
-        )
-    if measured != want_measured:
-        raise WrongAnswer(
-            f"depth_measured = {measured} is not right: find the first row of `distances` whose "
-            "largest entry is at most 1e-4 (row i is t = i + 1)."
-        )
+    check_value(
+        measured,
+        want_measured,
+        rtol=0,
+        prefix=f"depth_measured = {measured} ",
+        known_wrong=[
+            (
+                _first_step_within(distances.mean(dim=1), DEPTH_TOLERANCE),
+                "is when the batch's mean distance reaches 1e-4; the question asks for every "
+                "sample, so follow the largest distance in each row.",
+            ),
+            (want_measured - 1, "is one short: row 0 of `distances` is t = 1, not t = 0."),
+        ],
+        otherwise="is not right: find the first row of `distances` whose largest entry is at "
+        "most 1e-4 (row i is t = i + 1).",
+    )
 
     factor = require_number(local_factor, "local_factor")
     slopes = 1 - z_star**2  # tanh'(·) at the fixed point
     norms = torch.stack([torch.linalg.matrix_norm(s[:, None] * W, ord=2) for s in slopes])
-    if math.isclose(factor, mu, rel_tol=1e-6):
-        raise WrongAnswer(
-            "local_factor equals ‖W‖₂, the global bound; near the fixed point the derivative of "
-            "tanh is 1 − z*², smaller than 1: scale the rows of W by it."
-        )
-    if math.isclose(factor, float(norms.mean()), rel_tol=1e-6):
-        raise WrongAnswer("local_factor is the mean over the batch: take the largest.")
-    if not math.isclose(factor, float(norms.max()), rel_tol=1e-6):
-        raise WrongAnswer(
-            f"local_factor = {factor:.6g} is not right: for each sample form diag(1 − z*²) W "
-            "(scale row i of W by 1 − z*_i²), take its spectral norm, then the largest over "
-            "the batch."
-        )
-    return correct("the equilibrium depth")
+    return check_value(
+        factor,
+        float(norms.max()),
+        rtol=1e-6,
+        known_wrong=[
+            (
+                mu,
+                "local_factor equals ‖W‖₂, the global bound; near the fixed point the derivative "
+                "of tanh is 1 − z*², smaller than 1: scale the rows of W by it.",
+            ),
+            (float(norms.mean()), "local_factor is the mean over the batch: take the largest."),
+        ],
+        otherwise=f"local_factor = {factor:.6g} is not right: for each sample form "
+        "diag(1 − z*²) W (scale row i of W by 1 − z*_i²), take its spectral norm, then the "
+        "largest over the batch.",
+        exercise="the equilibrium depth",
+    )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
+from implicit_edu.exercises._common import (
+    WrongAnswer,
+    check_close,
+    check_value,
+    correct,
+    require_callable,
+    require_number,
+)
 
 
 def check_relative_error(error) -> bool:
@@ -13,7 +20,8 @@ def check_relative_error(error) -> bool:
     rng = np.random.default_rng(0)
     y_star = rng.normal(size=(5, 7)) * np.array([[0.01], [0.1], [1.0], [10.0], [3.0]])
     y_hat = y_star + rng.normal(size=(5, 7))
-    want = np.linalg.norm(y_hat - y_star, axis=1) / (np.linalg.norm(y_star, axis=1) + 1)
+    diff = np.linalg.norm(y_hat - y_star, axis=1)
+    norm_star = np.linalg.norm(y_star, axis=1)
     try:
         got = np.asarray(error(y_hat, y_star), dtype=float)
     except (TypeError, ValueError) as failure:
@@ -25,22 +33,24 @@ def check_relative_error(error) -> bool:
             f"error(y_hat, y_star) must give one value per instance (rows), shape (5,); got "
             f"{got.shape}: take the norm along the last axis."
         )
-    if np.allclose(got, want, rtol=1e-9):
-        return correct("the error metric")
-    diff = np.linalg.norm(y_hat - y_star, axis=1)
-    hints = [
-        (diff / np.linalg.norm(y_star, axis=1), "add 1 to ‖y*‖ in the denominator"),
-        (diff / (np.linalg.norm(y_hat, axis=1) + 1), "divide by ‖y*‖ + 1, the label's norm"),
-        (diff**2 / (np.linalg.norm(y_star, axis=1) + 1), "the norm, not its square"),
-        (diff / (np.linalg.norm(y_star, axis=1) ** 2 + 1), "the norm ‖y*‖, not its square"),
-    ]
-    for wrong, hint in hints:
-        with np.errstate(all="ignore"):
-            if np.allclose(got, wrong, rtol=1e-9, equal_nan=True):
-                raise WrongAnswer(f"not quite: {hint}.")
-    raise WrongAnswer(
-        f"error(y_hat, y_star) gave {np.round(got, 4)} is not right: "
-        "‖ŷ − y*‖ / (‖y*‖ + 1) with Euclidean norms over the variables of each instance."
+    return check_close(
+        got,
+        diff / (norm_star + 1),
+        what="error(y_hat, y_star)",
+        rtol=1e-9,
+        atol=1e-8,
+        known_wrong=[
+            (diff / norm_star, "not quite: add 1 to ‖y*‖ in the denominator."),
+            (
+                diff / (np.linalg.norm(y_hat, axis=1) + 1),
+                "not quite: divide by ‖y*‖ + 1, the label's norm.",
+            ),
+            (diff**2 / (norm_star + 1), "not quite: the norm, not its square."),
+            (diff / (norm_star**2 + 1), "not quite: the norm ‖y*‖, not its square."),
+        ],
+        otherwise=f"error(y_hat, y_star) gave {np.round(got, 4)}, which is not right: "
+        "‖ŷ − y*‖ / (‖y*‖ + 1) with Euclidean norms over the variables of each instance.",
+        exercise="the error metric",
     )
 
 
@@ -52,22 +62,23 @@ def check_explicit_count(count) -> bool:
     for d in (1, 4, 8, 16, 32, 5):
         got = require_number(count(d), f"explicit_count({d})")
         want = parameter_count(ExplicitGNN(d))
-        if got == want:
-            continue
-        hints = {
-            want - (6 * d * d + 5 * d): "there are four half-convolutions, not three",
-            want - 20 * d: "every Linear layer has a bias (5 per half-convolution)",
-            want - (d * d + d): "the message MLP has two layers (d → d → d)",
-            want - 4 * (d * d + d): "each half-convolution also has its linear map own(h_i)",
-            want - (d * d + d) - 1: "the read-out MLP is d → d → d → 1, with biases",
-            want - 2 * (d * d + d): "each embedding is an MLP with two layers (2 or 3 → d → d)",
-        }
-        hint = hints.get(
-            int(got),
-            "add the two embeddings (2 → d → d, 3 → d → d), four half-convolutions "
-            "(message d → d → d, own d → d, update 2d → d → d) and the read-out d → d → d → 1",
+        check_value(
+            got,
+            want,
+            rtol=0,
+            prefix=f"explicit_count({d}) = {got:g} is not right: ",
+            known_wrong={
+                want - (6 * d * d + 5 * d): "there are four half-convolutions, not three.",
+                want - 20 * d: "every Linear layer has a bias (5 per half-convolution).",
+                want - (d * d + d): "the message MLP has two layers (d → d → d).",
+                want - 4 * (d * d + d): "each half-convolution also has its linear map own(h_i).",
+                want - (d * d + d) - 1: "the read-out MLP is d → d → d → 1, with biases.",
+                want - 2 * (d * d + d): "each embedding is an MLP with two layers "
+                "(2 or 3 → d → d).",
+            },
+            otherwise="add the two embeddings (2 → d → d, 3 → d → d), four half-convolutions "
+            "(message d → d → d, own d → d, update 2d → d → d) and the read-out d → d → d → 1.",
         )
-        raise WrongAnswer(f"explicit_count({d}) = {got:g} is not right: {hint}.")
     return correct("the parameter count of the explicit GNN")
 
 
@@ -77,23 +88,31 @@ def check_jump(s_jump, x_label) -> bool:
     s = require_number(s_jump, "s_jump")
     if s <= 0:
         raise WrongAnswer(f"s_jump = {s:g}: look for a positive s (s = 0 is another story).")
-    if s != 1:
-        raise WrongAnswer(
-            f"at s = {s:g} the optimum is a single vertex: the cost vector (−1, −s) must be "
-            "perpendicular to the edge x₁ + x₂ = 1.5, i.e. parallel to its normal (1, 1)."
-        )
+    check_value(
+        s,
+        1,
+        rtol=0,
+        otherwise=f"at s = {s:g} the optimum is a single vertex: the cost vector (−1, −s) must be "
+        "perpendicular to the edge x₁ + x₂ = 1.5, i.e. parallel to its normal (1, 1).",
+    )
     x = np.asarray(x_label, dtype=float).reshape(-1)
     if x.shape != (2,):
         raise WrongAnswer(f"x_label must have two entries (x₁, x₂), got {x.shape[0]}.")
-    for vertex in ([1.0, 0.5], [0.5, 1.0]):
-        if np.allclose(x, vertex, atol=1e-6):
-            raise WrongAnswer(
+    return check_close(
+        x,
+        [0.75, 0.75],
+        what="x_label",
+        rtol=1e-5,
+        atol=1e-6,
+        known_wrong=[
+            (
+                vertex,
                 f"{vertex} is optimal, but the label is the optimal point of smallest norm: "
-                "minimise ‖x‖ along the optimal edge."
+                "minimise ‖x‖ along the optimal edge.",
             )
-    if not np.allclose(x, [0.75, 0.75], atol=1e-6):
-        raise WrongAnswer(
-            f"x_label = {x}: the optimal points at s = 1 are the edge x₁ + x₂ = 1.5 between "
-            "(1, 0.5) and (0.5, 1); the label is the one closest to the origin."
-        )
-    return correct("the jump of the solution map")
+            for vertex in ([1.0, 0.5], [0.5, 1.0])
+        ],
+        otherwise=f"x_label = {x}: the optimal points at s = 1 are the edge x₁ + x₂ = 1.5 between "
+        "(1, 0.5) and (0.5, 1); the label is the one closest to the origin.",
+        exercise="the jump of the solution map",
+    )

@@ -9,6 +9,7 @@ import torch
 from implicit_edu.exercises._common import (
     WrongAnswer,
     as_tensor,
+    check_value,
     correct,
     require_callable,
     require_number,
@@ -39,26 +40,24 @@ def check_composition_constant(lip_composition) -> bool:
     lip_composition = require_callable(lip_composition, "lip_composition(A1, A2)")
     for A1, A2 in _composition_cases():
         got = require_number(lip_composition(A1.clone(), A2.clone()), "lip_composition(A1, A2)")
-        want = _spectral(A2 @ A1)
-        if math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9):
-            continue
         shapes = f"A1 of shape {tuple(A1.shape)}, A2 of shape {tuple(A2.shape)}"
-        product = _spectral(A2) * _spectral(A1)
-        if math.isclose(got, product, rel_tol=1e-6):
-            raise WrongAnswer(
-                f"lip_composition returned ‖A2‖₂·‖A1‖₂ = {got:.6g} for {shapes}: that is the "
-                "bound of the composition lemma, not the exact constant. The composition is "
-                "itself an affine map: which matrix multiplies x?"
-            )
-        if math.isclose(got, float(torch.linalg.matrix_norm(A2 @ A1)), rel_tol=1e-6):
-            raise WrongAnswer(
-                f"lip_composition returned the Frobenius norm of A2 A1 ({got:.6g}) for {shapes}: "
-                "it bounds the constant but is not it; use the largest singular value (ord=2)."
-            )
-        raise WrongAnswer(
-            f"lip_composition(A1, A2) = {got:.6g} for {shapes} is not right: the "
+        check_value(
+            got,
+            _spectral(A2 @ A1),
+            rtol=1e-6,
+            atol=1e-9,
+            known_wrong={
+                _spectral(A2) * _spectral(A1): f"lip_composition returned ‖A2‖₂·‖A1‖₂ = "
+                f"{got:.6g} for {shapes}: that is the bound of the composition lemma, not the "
+                "exact constant. The composition is itself an affine map: which matrix "
+                "multiplies x?",
+                float(torch.linalg.matrix_norm(A2 @ A1)): "lip_composition returned the "
+                f"Frobenius norm of A2 A1 ({got:.6g}) for {shapes}: it bounds the constant but "
+                "is not it; use the largest singular value (ord=2).",
+            },
+            otherwise=f"lip_composition(A1, A2) = {got:.6g} for {shapes} is not right: the "
             "constant of an affine map x ↦ A x + c is the spectral norm of A (mind the order "
-            "of the factors: g ∘ f applies A1 first)."
+            "of the factors: g ∘ f applies A1 first).",
         )
     return correct("the Lipschitz constant of a composition")
 
@@ -86,23 +85,27 @@ def check_iterations_needed(answer) -> bool:
             raise WrongAnswer(f"{call} = {k}: the number of iterations must be a whole number.")
         k = int(k)
         want = iterations_needed(mu, delta, tol)
-        if k == want:
-            continue
         no_factor = max(0, math.ceil(math.log(tol / delta) / math.log(mu)))
-        if k == no_factor and k < want:
-            raise WrongAnswer(
-                f"{call} = {k} forgets the factor 1/(1 − μ) of the a-priori bound "
-                "μ^k ‖y_1 − y_0‖ / (1 − μ): with it, more steps are needed."
-            )
         bound = _a_priori(mu, delta, k)
-        if bound > tol:
-            raise WrongAnswer(
-                f"{call} = {k} is too small: after {k} steps the a-priori bound is still "
-                f"{bound:.3g} > tol (round up, not down)."
-            )
-        raise WrongAnswer(
-            f"{call} = {k} is not the least k: already after {k - 1} steps the bound is "
-            f"{_a_priori(mu, delta, k - 1):.3g} ≤ tol."
+        check_value(
+            k,
+            want,
+            rtol=0,
+            prefix=f"{call} = {k} ",
+            known_wrong=[
+                (
+                    no_factor if no_factor < want else None,
+                    "forgets the factor 1/(1 − μ) of the a-priori bound μ^k ‖y_1 − y_0‖ / (1 − μ): "
+                    "with it, more steps are needed.",
+                )
+            ],
+            otherwise=(
+                f"is too small: after {k} steps the a-priori bound is still {bound:.3g} > tol "
+                "(round up, not down)."
+                if bound > tol
+                else f"is not the least k: already after {k - 1} steps the bound is "
+                f"{_a_priori(mu, delta, k - 1):.3g} ≤ tol."
+            ),
         )
     return correct("the iterations guaranteed by the a-priori bound")
 
@@ -113,30 +116,26 @@ def check_local_constants(lip_inverse, lip_sqrt) -> bool:
     lip_sqrt = require_callable(lip_sqrt, "lip_sqrt(a)")
     for a in (0.01, 0.25, 1.0, 3.0):
         got = require_number(lip_inverse(a), f"lip_inverse({a})")
-        want = 1 / a**2
-        if math.isclose(got, -want, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"lip_inverse({a}) = {got} is negative: a Lipschitz constant is ≥ 0, the "
-                "supremum of |f'|, not of f'."
-            )
-        if not math.isclose(got, want, rel_tol=1e-9):
-            hint = (
-                " Your answer matches 1/a, the constant of log x; the slope of 1/x is −1/x²."
-                if math.isclose(got, 1 / a, rel_tol=1e-9)
-                else " Where on [a, ∞) is |(1/x)'| largest?"
-            )
-            raise WrongAnswer(f"lip_inverse({a}) = {got} is not right.{hint}")
+        check_value(
+            got,
+            1 / a**2,
+            prefix=f"lip_inverse({a}) = {got} is ",
+            known_wrong={
+                -1 / a**2: "negative: a Lipschitz constant is ≥ 0, the supremum of |f'|, not of "
+                "f'.",
+                1 / a: "not right. Your answer matches 1/a, the constant of log x; the slope of "
+                "1/x is −1/x².",
+            },
+            otherwise="not right. Where on [a, ∞) is |(1/x)'| largest?",
+        )
         got = require_number(lip_sqrt(a), f"lip_sqrt({a})")
-        want = 1 / (2 * math.sqrt(a))
-        if math.isclose(got, 1 / math.sqrt(a), rel_tol=1e-9):
-            raise WrongAnswer(
-                f"lip_sqrt({a}) = {got} is twice too large: the derivative of √x is 1/(2√x)."
-            )
-        if not math.isclose(got, want, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"lip_sqrt({a}) = {got} is not right: the constant on [a, ∞) is the "
-                "largest |(√x)'| there."
-            )
+        check_value(
+            got,
+            1 / (2 * math.sqrt(a)),
+            prefix=f"lip_sqrt({a}) = {got} is ",
+            known_wrong={1 / math.sqrt(a): "twice too large: the derivative of √x is 1/(2√x)."},
+            otherwise="not right: the constant on [a, ∞) is the largest |(√x)'| there.",
+        )
     return correct("the local Lipschitz constants of 1/x and √x")
 
 

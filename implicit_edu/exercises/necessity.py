@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
-
-from implicit_edu.exercises._common import WrongAnswer, correct, require_number
+from implicit_edu.exercises._common import WrongAnswer, check_value, correct, require_number
 
 # Exercise "which targets": can the map be the fixed-point map of a regular operator on the
 # given domain X? (Theorem 2.4 and 2.5 together: exactly when it is locally Lipschitz on X.)
@@ -55,31 +53,26 @@ _HINTS = {
 def check_bound(value) -> bool:
     """Exercise: the bound ``L_x / (1 − μ)`` for ``G(y, x) = 0.8·tanh(0.5 y + 2 x)``."""
     got = require_number(value, "bound")
-    want = 1.6 / 0.6  # L_x = 0.8·2, μ = 0.8·0.5
-    if math.isclose(got, 1.6):
-        raise WrongAnswer(
-            "1.6 is L_x alone: the fixed point moves further than G does, by the factor 1/(1 − μ)."
-        )
-    if math.isclose(got, 8.0):
-        raise WrongAnswer(
-            "8 = 1.6/(1 − 0.8) takes the prefactor 0.8 as the contraction factor; μ is the "
-            "Lipschitz constant of y ↦ G(y, x), which also includes the 0.5 inside tanh."
-        )
-    if math.isclose(got, 4.0):
-        raise WrongAnswer(
-            "4 is not right: either the 1 − μ became μ, or the prefactor 0.8 was left out of "
-            "L_x = Lip of x ↦ 0.8·tanh(0.5 y + 2 x)."
-        )
-    if not math.isclose(got, want, rel_tol=1e-6):
-        raise WrongAnswer(
-            f"bound = {got} is not right: tanh is 1-Lipschitz, so L_x = 0.8·2 and μ = 0.8·0.5; "
-            "the bound is L_x / (1 − μ)."
-        )
-    return correct("the necessity bound")
+    return check_value(
+        got,
+        1.6 / 0.6,  # L_x = 0.8·2, μ = 0.8·0.5
+        rtol=1e-6,
+        known_wrong={
+            1.6: "1.6 is L_x alone: the fixed point moves further than G does, by the factor "
+            "1/(1 − μ).",
+            8.0: "8 = 1.6/(1 − 0.8) takes the prefactor 0.8 as the contraction factor; μ is the "
+            "Lipschitz constant of y ↦ G(y, x), which also includes the 0.5 inside tanh.",
+            4.0: "4 is not right: either the 1 − μ became μ, or the prefactor 0.8 was left out of "
+            "L_x = Lip of x ↦ 0.8·tanh(0.5 y + 2 x).",
+        },
+        otherwise=f"bound = {got} is not right: tanh is 1-Lipschitz, so L_x = 0.8·2 and "
+        "μ = 0.8·0.5; the bound is L_x / (1 − μ).",
+        exercise="the necessity bound",
+    )
 
 
 def check_representable(answers) -> bool:
-    """Exercise: for each map of :data:`TARGETS`, True iff it is a regular fixed-point map."""
+    """Exercise: for each map of ``TARGETS``, True iff it is a regular fixed-point map."""
     if answers is None or answers is ...:
         raise WrongAnswer("replace the `...` with your answers.")
     if not isinstance(answers, dict):
@@ -120,19 +113,16 @@ def check_smallest_mu(mu) -> bool:
     want = smallest_contraction()
     if not (0 < got < 1):
         raise WrongAnswer(f"μ̄ = {got} is not a contraction factor: it must lie in (0, 1).")
-    if math.isclose(got, 1 - 0.01):
-        raise WrongAnswer(
-            "μ̄ = 1 − L h makes the lower bound 1 − L h/(1 − μ̄) zero, not δ: solve "
-            "1 − L h/(1 − μ̄) ≤ δ for μ̄."
-        )
-    if math.isclose(got, 1 - 0.01 * 0.9):
-        raise WrongAnswer(
-            "μ̄ = 1 − L h (1 − δ) has the factor 1 − δ on the wrong side: solve "
-            "1 − L h/(1 − μ̄) ≤ δ for 1 − μ̄."
-        )
-    if not math.isclose(got, want, rel_tol=1e-9):
-        raise WrongAnswer(
-            f"μ̄ = {got} is not right: the proposition gives an error of at least "
-            "1 − L h/(1 − μ̄) at x = h or x = −h; set it equal to δ and solve for μ̄."
-        )
-    return correct("the smallest contraction factor")
+    return check_value(
+        got,
+        want,
+        known_wrong={
+            1 - 0.01: "μ̄ = 1 − L h makes the lower bound 1 − L h/(1 − μ̄) zero, not δ: solve "
+            "1 − L h/(1 − μ̄) ≤ δ for μ̄.",
+            1 - 0.01 * 0.9: "μ̄ = 1 − L h (1 − δ) has the factor 1 − δ on the wrong side: solve "
+            "1 − L h/(1 − μ̄) ≤ δ for 1 − μ̄.",
+        },
+        otherwise=f"μ̄ = {got} is not right: the proposition gives an error of at least "
+        "1 − L h/(1 − μ̄) at x = h or x = −h; set it equal to δ and solve for μ̄.",
+        exercise="the smallest contraction factor",
+    )

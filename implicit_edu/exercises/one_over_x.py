@@ -8,8 +8,8 @@ import torch
 
 from implicit_edu.exercises._common import (
     WrongAnswer,
-    as_tensor,
-    assert_close,
+    check_close,
+    check_value,
     correct,
     require_callable,
     require_number,
@@ -24,58 +24,60 @@ def _probe_points() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _worst_factor(eta: float, a: float) -> float:
-    """max over x in [a, 1] of |1 − η x| (the extremes of a linear function sit at the ends)."""
+    """max over x in [a, 1] of abs(1 − η x) (the extremes of a linear function sit at the ends)."""
     return max(abs(1 - eta * a), abs(1 - eta))
 
 
 def check_best_step(best_step, best_factor) -> bool:
-    """Exercise: the step η minimising max_{x ∈ [a, 1]} |1 − η x|, and that minimal factor."""
+    """Exercise: the step η minimising max_{x ∈ [a, 1]} abs(1 − η x), and that minimal factor."""
     best_step = require_callable(best_step, "best_step(a)")
     best_factor = require_callable(best_factor, "best_factor(a)")
     for a in (0.1, 0.25, 0.5):
         eta = require_number(best_step(a), f"best_step({a})")
         want = 2 / (1 + a)
-        if not math.isclose(eta, want, rel_tol=1e-9):
-            hints = {
+        check_value(
+            eta,
+            want,
+            prefix=f"best_step({a}) = {eta:.6g} is not the best step: ",
+            known_wrong={
                 1.0: "η = 1 is exact at x = 1 only; at x = a the factor is 1 − a. Can a larger η "
                 "trade some of x = 1 for x = a?",
-                1 / a: "η = 1/a is exact at x = a, but at x = 1 the factor is |1 − 1/a|",
-                2.0: "η = 2 is the edge of convergence: at x = 1 the factor is 1",
-                2 / a: "η = 2/a diverges for x near 1",
-                1 / (1 + a): "the two end factors, 1 − η a and η − 1, must be equal",
-            }
-            hint = next(
-                (h for value, h in hints.items() if math.isclose(eta, value, rel_tol=1e-9)),
-                "the worst factor is max(|1 − η a|, |1 − η|); it is smallest where the two are "
-                "equal",
-            )
-            raise WrongAnswer(f"best_step({a}) = {eta:.6g} is not the best step: {hint}.")
+                1 / a: "η = 1/a is exact at x = a, but at x = 1 the factor is |1 − 1/a|.",
+                2.0: "η = 2 is the edge of convergence: at x = 1 the factor is 1.",
+                2 / a: "η = 2/a diverges for x near 1.",
+                1 / (1 + a): "the two end factors, 1 − η a and η − 1, must be equal.",
+            },
+            otherwise="the worst factor is max(|1 − η a|, |1 − η|); it is smallest where the two "
+            "are equal.",
+        )
         factor = require_number(best_factor(a), f"best_factor({a})")
-        if not math.isclose(factor, _worst_factor(want, a), rel_tol=1e-9):
-            if math.isclose(factor, 1 - a, rel_tol=1e-9):
-                hint = "1 − a is the factor of η = 1, not of the best step"
-            elif math.isclose(factor, a, rel_tol=1e-9):
-                hint = "the factor is |1 − η x| at the worst x, not at x = 1 − a"
-            else:
-                hint = "insert the best η into |1 − η a| (or |1 − η|: they are equal there)"
-            raise WrongAnswer(f"best_factor({a}) = {factor:.6g} is not right: {hint}.")
+        check_value(
+            factor,
+            _worst_factor(want, a),
+            prefix=f"best_factor({a}) = {factor:.6g} is not right: ",
+            known_wrong={
+                1 - a: "1 − a is the factor of η = 1, not of the best step.",
+                a: "the factor is |1 − η x| at the worst x, not at x = 1 − a.",
+            },
+            otherwise="insert the best η into |1 − η a| (or |1 − η|: they are equal there).",
+        )
     return correct("the best step on [a, 1]")
 
 
 def check_largest_step(eta_max) -> bool:
     """Exercise: the supremum of the step sizes η for which iteration converges on all of (0, 1]."""
     value = require_number(eta_max, "eta_max")
-    if math.isclose(value, 1.0):
-        raise WrongAnswer(
-            "eta_max = 1 is the paper's sufficient condition, not the largest step: "
+    return check_value(
+        value,
+        2.0,
+        known_wrong={
+            1.0: "eta_max = 1 is the paper's sufficient condition, not the largest step: "
             "look at |1 − η x| < 1 for every x in (0, 1]."
-        )
-    if not math.isclose(value, 2.0, rel_tol=1e-9):
-        raise WrongAnswer(
-            f"eta_max = {value} is not right: the iteration converges at x iff |1 − η x| < 1; "
-            "which η make this true for every x in (0, 1]?"
-        )
-    return correct("the largest step size")
+        },
+        otherwise=f"eta_max = {value} is not right: the iteration converges at x iff "
+        "|1 − η x| < 1; which η make this true for every x in (0, 1]?",
+        exercise="the largest step size",
+    )
 
 
 def required_iterations(x: float, eta: float, rel_tol: float) -> int:
@@ -89,17 +91,19 @@ def required_iterations(x: float, eta: float, rel_tol: float) -> int:
 def check_iterations(t) -> bool:
     """Exercise: iterations to a relative error of 1e-6 at x = 0.1 with η = 0.5, from y₀ = 0."""
     value = require_number(t, "t")
-    want = required_iterations(0.1, 0.5, 1e-6)
     if value != int(value):
         raise WrongAnswer(f"t must be a whole number of iterations, got {value}.")
-    if value == want - 1:
-        raise WrongAnswer(f"t = {value} is one short: round the bound up, not down.")
-    if value != want:
-        raise WrongAnswer(
-            f"t = {int(value)} is not the least such t: the relative error after t steps is "
-            "exactly |1 − η x|^t."
-        )
-    return correct("the iteration count")
+    return check_value(
+        value,
+        required_iterations(0.1, 0.5, 1e-6),
+        rtol=0,
+        prefix=f"t = {int(value)} is ",
+        known_wrong={
+            required_iterations(0.1, 0.5, 1e-6) - 1: "one short: round the bound up, not down."
+        },
+        otherwise="not the least such t: the relative error after t steps is exactly |1 − η x|^t.",
+        exercise="the iteration count",
+    )
 
 
 def check_slope_at_zero(slope) -> bool:
@@ -108,13 +112,14 @@ def check_slope_at_zero(slope) -> bool:
     for eta, t in [(1.0, 1), (1.0, 2), (0.5, 5), (0.9, 20), (0.3, 100)]:
         got = require_number(slope(eta, t), f"slope({eta}, {t})")
         want = -(eta**2) * t * (t - 1) / 2
-        if math.isclose(got, -want, rel_tol=1e-9) and want != 0:
-            raise WrongAnswer(f"slope({eta}, {t}) has the wrong sign: y_t decreases near 0.")
-        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            raise WrongAnswer(
-                f"slope({eta}, {t}) = {got} is not right: expand (1 − η x)^t by the binomial "
-                "theorem and read off the coefficient of x in y_t(x)."
-            )
+        check_value(
+            got,
+            want,
+            atol=1e-12,
+            known_wrong={-want: f"slope({eta}, {t}) has the wrong sign: y_t decreases near 0."},
+            otherwise=f"slope({eta}, {t}) = {got} is not right: expand (1 − η x)^t by the "
+            "binomial theorem and read off the coefficient of x in y_t(x).",
+        )
     return correct("the slope of y_t at 0")
 
 
@@ -122,6 +127,6 @@ def check_newton_operator(G) -> bool:
     """Exercise: Newton's method on ``f(y) = 1/y − x``, i.e. ``G(y, x) = y (2 − x y)``."""
     G = require_callable(G, "G_newton(y, x)")
     y, x = _probe_points()
-    got = as_tensor(G(y, x), "G_newton(y, x)")
-    assert_close(got, y * (2.0 - x * y), "G_newton(y, x)")
-    return correct("Newton's operator")
+    return check_close(
+        G(y, x), y * (2.0 - x * y), what="G_newton(y, x)", exercise="Newton's operator"
+    )

@@ -7,7 +7,13 @@ from collections.abc import Iterable
 
 import torch
 
-from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
+from implicit_edu.exercises._common import (
+    WrongAnswer,
+    check_value,
+    correct,
+    require_callable,
+    require_number,
+)
 
 
 def _value(f, argument: float, what: str) -> float:
@@ -27,40 +33,33 @@ def check_sine_operator(mu, lip_x) -> bool:
     lip_x = require_callable(lip_x, "lip_x(y)")
     for x in (-1.0, -0.6, -0.1, 0.0, 0.3, 1.0):
         got = _value(mu, x, f"mu({x})")
-        want = 0.5 + abs(x) / 4
-        if math.isclose(got, want, rel_tol=1e-9):
-            continue
-        if math.isclose(got, 0.75, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"mu({x}) = 0.75: that bounds μ(x) for every x in [−1, 1], but the smallest "
-                "factor at this x is smaller. Look at the largest |∂G/∂y| for this x only."
-            )
-        if math.isclose(got, 0.5 + x / 4, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"mu({x}) = {got}: for negative x, ∂G/∂y = 1/2 + (x/4) cos y is largest in size "
-                "where cos y = −1; the factor is a supremum of |∂G/∂y|."
-            )
-        raise WrongAnswer(
-            f"mu({x}) = {got} is not right: μ(x) is the supremum over y of "
-            "|∂G/∂y| = |1/2 + (x/4) cos y|."
+        check_value(
+            got,
+            0.5 + abs(x) / 4,
+            known_wrong={
+                0.75: f"mu({x}) = 0.75: that bounds μ(x) for every x in [−1, 1], but the "
+                "smallest factor at this x is smaller. Look at the largest |∂G/∂y| for this x "
+                "only.",
+                0.5 + x / 4: f"mu({x}) = {got}: for negative x, ∂G/∂y = 1/2 + (x/4) cos y is "
+                "largest in size where cos y = −1; the factor is a supremum of |∂G/∂y|.",
+            },
+            otherwise=f"mu({x}) = {got} is not right: μ(x) is the supremum over y of "
+            "|∂G/∂y| = |1/2 + (x/4) cos y|.",
         )
     for y in (-2.0, -0.5, 0.0, 1.0, math.pi / 2, 3.0):
         got = _value(lip_x, y, f"lip_x({y})")
-        want = abs(math.sin(y)) / 4
-        if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            continue
-        if math.isclose(got, 0.25, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"lip_x({y}) = 0.25: that is a bound for all y (the constant a), but the best "
-                "constant at this y is smaller: G is affine in x, with slope sin(y)/4."
-            )
-        if math.isclose(got, math.sin(y) / 4, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"lip_x({y}) = {got} is negative: a Lipschitz constant is the size |slope|."
-            )
-        raise WrongAnswer(
-            f"lip_x({y}) = {got} is not right: for fixed y, x ↦ G(y, x) is a straight line; "
-            "what is its slope?"
+        check_value(
+            got,
+            abs(math.sin(y)) / 4,
+            atol=1e-12,
+            known_wrong={
+                0.25: f"lip_x({y}) = 0.25: that is a bound for all y (the constant a), but the "
+                "best constant at this y is smaller: G is affine in x, with slope sin(y)/4.",
+                math.sin(y) / 4: f"lip_x({y}) = {got} is negative: a Lipschitz constant is the "
+                "size |slope|.",
+            },
+            otherwise=f"lip_x({y}) = {got} is not right: for fixed y, x ↦ G(y, x) is a straight "
+            "line; what is its slope?",
         )
     return correct("μ(x) and the x-Lipschitz constant of y/2 + x sin(y)/4")
 
@@ -121,21 +120,17 @@ def check_inverse_constant(inverse_lip_x) -> bool:
         got = require_number(
             inverse_lip_x(torch.tensor(y, dtype=torch.float64), eta), f"inverse_lip_x({y}, {eta})"
         )
-        want = eta * abs(y)
-        if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            continue
-        if math.isclose(got, eta * y, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"inverse_lip_x({y}, {eta}) = {got} is negative: the constant is |∂G/∂x|, "
-                "the size of the slope −η y."
-            )
-        if math.isclose(got, eta, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"inverse_lip_x({y}, {eta}) = {got} does not depend on y: but ∂G/∂x = −η y."
-            )
-        raise WrongAnswer(
-            f"inverse_lip_x({y}, {eta}) = {got} is not right: for fixed y the map "
-            "x ↦ y − η(xy − 1) is a straight line in x."
+        check_value(
+            got,
+            eta * abs(y),
+            atol=1e-12,
+            prefix=f"inverse_lip_x({y}, {eta}) = {got} ",
+            known_wrong={
+                eta * y: "is negative: the constant is |∂G/∂x|, the size of the slope −η y.",
+                eta: "does not depend on y: but ∂G/∂x = −η y.",
+            },
+            otherwise="is not right: for fixed y the map x ↦ y − η(xy − 1) is a straight line "
+            "in x.",
         )
     return correct("the x-Lipschitz constant of the 1/x operator")
 
@@ -154,29 +149,31 @@ def check_affine_constants(a_b, affine_mu) -> bool:
         raise WrongAnswer(f"a_b: expected a pair (a, b) of numbers, got {a_b!r}.") from None
     if math.isclose(a, 0.25) and math.isclose(b, 2.0):
         raise WrongAnswer("a_b = (0.25, 2): swapped; a comes from c(x), b from A(x).")
-    if math.isclose(a, 1.0):
-        raise WrongAnswer(
-            "a = 1 forgets the chain rule: the derivative of sin(2x) is 2 cos(2x), so L_c = 2."
-        )
-    if not math.isclose(a, 2.0):
-        raise WrongAnswer(f"a = {a}, expected L_c, the Lipschitz constant of sin(2x).")
-    if math.isclose(b, 0.75):
-        raise WrongAnswer(
-            "b = 0.75 is the largest value of A(x) = (2 + cos x)/4 (the largest μ), but b is the "
-            "Lipschitz constant L_A of x ↦ A(x): its largest slope."
-        )
-    if not math.isclose(b, 0.25):
-        raise WrongAnswer(f"b = {b}, expected L_A, the Lipschitz constant of (2 + cos x)/4.")
+    check_value(
+        a,
+        2.0,
+        known_wrong={
+            1.0: "a = 1 forgets the chain rule: the derivative of sin(2x) is 2 cos(2x), so L_c = 2."
+        },
+        otherwise=f"a = {a}, expected L_c, the Lipschitz constant of sin(2x).",
+    )
+    check_value(
+        b,
+        0.25,
+        known_wrong={
+            0.75: "b = 0.75 is the largest value of A(x) = (2 + cos x)/4 (the largest μ), but b "
+            "is the Lipschitz constant L_A of x ↦ A(x): its largest slope."
+        },
+        otherwise=f"b = {b}, expected L_A, the Lipschitz constant of (2 + cos x)/4.",
+    )
     affine_mu = require_callable(affine_mu, "affine_mu(x)")
     for x in (-3.0, -1.0, 0.0, 0.5, 2.0, math.pi):
         got = _value(affine_mu, x, f"affine_mu({x})")
-        want = (2 + math.cos(x)) / 4
-        if math.isclose(got, 0.75, rel_tol=1e-9) and not math.isclose(want, 0.75, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"affine_mu({x}) = 0.75 is a bound for all x; the factor at x is |A(x)|."
-            )
-        if not math.isclose(got, want, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"affine_mu({x}) = {got} is not right: y ↦ A(x) y + c(x) contracts with |A(x)|."
-            )
+        check_value(
+            got,
+            (2 + math.cos(x)) / 4,
+            prefix=f"affine_mu({x}) = ",
+            known_wrong={0.75: "0.75 is a bound for all x; the factor at x is |A(x)|."},
+            otherwise=f"{got} is not right: y ↦ A(x) y + c(x) contracts with |A(x)|.",
+        )
     return correct("the constants of an operator affine in the state")

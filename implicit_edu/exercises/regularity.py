@@ -9,7 +9,8 @@ import torch
 from implicit_edu.exercises._common import (
     WrongAnswer,
     as_tensor,
-    assert_close,
+    check_close,
+    check_value,
     correct,
     require_callable,
     require_number,
@@ -24,22 +25,24 @@ def check_averaged_factor(factor) -> bool:
     factor = require_callable(factor, "averaged_factor(eps, lip_h)")
     for eps, lip_h in _STEP_CASES:
         got = require_number(factor(eps, lip_h), f"averaged_factor({eps}, {lip_h})")
-        want = 1.0 - eps * (1.0 - lip_h)
-        if math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            continue
-        if math.isclose(got, 1.0 - eps, rel_tol=1e-9) and lip_h > 0:
-            raise WrongAnswer(
-                f"averaged_factor({eps}, {lip_h}) = 1 − ε leaves out h: the term ε h(y, x) adds "
-                "ε L_h to the factor."
-            )
-        if lip_h > 0 and math.isclose(got, (1.0 - eps) * lip_h, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"averaged_factor({eps}, {lip_h}) = (1 − ε) L_h multiplies where it should add: "
-                "bound the two terms (1 − ε)(y − y') and ε (h(y) − h(y')) separately."
-            )
-        raise WrongAnswer(
-            f"averaged_factor({eps}, {lip_h}) = {got:.6g} is not right: apply the "
-            "triangle inequality to g(y, x) − g(y', x)."
+        check_value(
+            got,
+            1.0 - eps * (1.0 - lip_h),
+            atol=1e-12,
+            prefix=f"averaged_factor({eps}, {lip_h}) = ",
+            known_wrong=[
+                (
+                    1.0 - eps,
+                    "1 − ε leaves out h: the term ε h(y, x) adds ε L_h to the factor.",
+                ),
+                (
+                    (1.0 - eps) * lip_h if lip_h > 0 else None,
+                    "(1 − ε) L_h multiplies where it should add: bound the two terms "
+                    "(1 − ε)(y − y') and ε (h(y) − h(y')) separately.",
+                ),
+            ],
+            otherwise=f"{got:.6g} is not right: apply the triangle inequality to "
+            "g(y, x) − g(y', x).",
         )
     return correct("the contraction factor of an averaged operator")
 
@@ -50,29 +53,26 @@ def check_smallest_bound(smallest) -> bool:
     smallest = require_callable(smallest, "smallest_bound(lip_x, slope)")
     for lip_x, slope in [(4.0, 400.0), (1.0, 10.0), (2.0, 3.0), (0.5, 100.0)]:
         got = require_number(smallest(lip_x, slope), f"smallest_bound({lip_x}, {slope})")
-        want = 1.0 - lip_x / slope
-        if math.isclose(got, want, rel_tol=1e-9):
-            continue
-        if math.isclose(got, lip_x / slope, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"smallest_bound({lip_x}, {slope}) = L_x / s is 1 − μ, not μ: solve "
-                "L_x / (1 − μ) ≥ s for μ."
-            )
-        if math.isclose(got, 1.0 - slope / lip_x, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"smallest_bound({lip_x}, {slope}) = 1 − s / L_x has the ratio upside down."
-            )
-        raise WrongAnswer(
-            f"smallest_bound({lip_x}, {slope}) = {got:.6g} is not right: the slope of "
-            "the fixed-point map is at most L_x / (1 − μ)."
+        check_value(
+            got,
+            1.0 - lip_x / slope,
+            prefix=f"smallest_bound({lip_x}, {slope}) = ",
+            known_wrong={
+                lip_x / slope: "L_x / s is 1 − μ, not μ: solve L_x / (1 − μ) ≥ s for μ.",
+                1.0 - slope / lip_x: "1 − s / L_x has the ratio upside down.",
+            },
+            otherwise=f"{got:.6g} is not right: the slope of the fixed-point map is at most "
+            "L_x / (1 − μ).",
         )
     got = require_number(smallest(5.0, 2.0), "smallest_bound(5.0, 2.0)")
-    if not math.isclose(got, 0.0, abs_tol=1e-12):
-        raise WrongAnswer(
-            f"smallest_bound(5.0, 2.0) = {got:.6g}: when the wanted slope is below L_x, every "
-            "μ ≥ 0 allows it, so the answer is 0 (use max(0, …))."
-        )
-    return correct("the smallest contraction bound for a slope")
+    return check_value(
+        got,
+        0.0,
+        atol=1e-12,
+        otherwise=f"smallest_bound(5.0, 2.0) = {got:.6g}: when the wanted slope is below L_x, "
+        "every μ ≥ 0 allows it, so the answer is 0 (use max(0, …)).",
+        exercise="the smallest contraction bound for a slope",
+    )
 
 
 def check_monotone_steps(steps) -> bool:
@@ -87,32 +87,39 @@ def check_monotone_steps(steps) -> bool:
                 f"factor), got {answer!r}."
             )
         limit, best, factor = (require_number(v, f"monotone_steps({m}, {L})") for v in answer)
-        if math.isclose(limit, 2 * m / L, rel_tol=1e-9) and L != 1:
-            raise WrongAnswer(
-                f"alpha_limit = 2m/L for m = {m}, L = {L}: the α² term carries L², so the "
-                "condition 1 − 2αm + α²L² < 1 gives α < 2m/L²."
-            )
-        if not math.isclose(limit, 2 * m / L**2, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"alpha_limit = {limit:.6g} for m = {m}, L = {L} is not right: "
-                "solve 1 − 2αm + α²L² < 1 for α > 0."
-            )
-        if not math.isclose(best, m / L**2, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"alpha_best = {best:.6g} for m = {m}, L = {L} is not right: minimise "
-                "the quadratic 1 − 2αm + α²L² in α."
-            )
+        check_value(
+            limit,
+            2 * m / L**2,
+            prefix="alpha_limit = ",
+            known_wrong={
+                2 * m / L: f"2m/L for m = {m}, L = {L}: the α² term carries L², so the condition "
+                "1 − 2αm + α²L² < 1 gives α < 2m/L²."
+            },
+            otherwise=f"{limit:.6g} for m = {m}, L = {L} is not right: solve 1 − 2αm + α²L² < 1 "
+            "for α > 0.",
+        )
+        check_value(
+            best,
+            m / L**2,
+            otherwise=f"alpha_best = {best:.6g} for m = {m}, L = {L} is not right: minimise "
+            "the quadratic 1 − 2αm + α²L² in α.",
+        )
         want = math.sqrt(max(0.0, 1 - m**2 / L**2))
-        if math.isclose(factor, 1 - m**2 / L**2, rel_tol=1e-9) and want not in (0.0, 1.0):
-            raise WrongAnswer(
-                f"factor = 1 − m²/L² for m = {m}, L = {L} is the square of the contraction "
-                "factor: the bound is the square root of 1 − 2αm + α²L²."
-            )
-        if not math.isclose(factor, want, rel_tol=1e-9, abs_tol=1e-12):
-            raise WrongAnswer(
-                f"factor = {factor:.6g} for m = {m}, L = {L} is not right: insert "
-                "alpha_best into √(1 − 2αm + α²L²)."
-            )
+        check_value(
+            factor,
+            want,
+            atol=1e-12,
+            prefix="factor = ",
+            known_wrong=[
+                (
+                    None if want in (0.0, 1.0) else 1 - m**2 / L**2,
+                    f"1 − m²/L² for m = {m}, L = {L} is the square of the contraction factor: the "
+                    "bound is the square root of 1 − 2αm + α²L².",
+                )
+            ],
+            otherwise=f"{factor:.6g} for m = {m}, L = {L} is not right: insert alpha_best into "
+            "√(1 − 2αm + α²L²).",
+        )
     return correct("the step sizes of forward–backward splitting")
 
 
@@ -136,22 +143,31 @@ def check_monotone_weight(weight) -> bool:
                 f"monotone_weight(A, B, {m}): expected an n × n matrix of shape "
                 f"{tuple(want.shape)}, got {tuple(got.shape)}."
             )
-        if torch.allclose(got, (1 - m) * eye - A @ A.T + B - B.T, atol=1e-10):
-            raise WrongAnswer(
-                "monotone_weight uses A Aᵀ: the parametrisation has AᵀA (both are positive "
-                "semidefinite, but only AᵀA is the one of the text)."
-            )
-        if torch.allclose(got, (1 - m) * eye - A.T @ A, atol=1e-10):
-            raise WrongAnswer(
-                "monotone_weight leaves out B − Bᵀ (or writes B − B): the skew-symmetric part "
-                "is what lets W be non-symmetric."
-            )
-        if torch.allclose(got, (1 + m) * eye - A.T @ A + B - B.T, atol=1e-10):
-            raise WrongAnswer(
-                "monotone_weight has (1 + m) I: with it I − W = −m I + AᵀA − (B − Bᵀ) is not "
-                "strongly monotone."
-            )
-        assert_close(got, want, f"monotone_weight(A, B, {m})", rtol=1e-9)
+        check_close(
+            got,
+            want,
+            what=f"monotone_weight(A, B, {m})",
+            rtol=1e-9,
+            atol=1e-9,
+            prefix="monotone_weight ",
+            known_wrong=[
+                (
+                    (1 - m) * eye - A @ A.T + B - B.T,
+                    "uses A Aᵀ: the parametrisation has AᵀA (both are positive semidefinite, but "
+                    "only AᵀA is the one of the text).",
+                ),
+                (
+                    (1 - m) * eye - A.T @ A,
+                    "leaves out B − Bᵀ (or writes B − B): the skew-symmetric part is what lets W "
+                    "be non-symmetric.",
+                ),
+                (
+                    (1 + m) * eye - A.T @ A + B - B.T,
+                    "has (1 + m) I: with it I − W = −m I + AᵀA − (B − Bᵀ) is not strongly "
+                    "monotone.",
+                ),
+            ],
+        )
         smallest = float(torch.linalg.eigvalsh((eye - got + (eye - got).T) / 2).min())
         if smallest < m - 1e-9:
             raise WrongAnswer(

@@ -9,7 +9,8 @@ import torch
 from implicit_edu.exercises._common import (
     WrongAnswer,
     as_tensor,
-    assert_close,
+    check_close,
+    check_value,
     correct,
     require_callable,
     require_number,
@@ -48,25 +49,27 @@ def check_picard_rate(rate) -> bool:
         got = require_number(rate(A.clone()), "picard_rate(A)")
         want = picard_rate(A)
         norm = float(torch.linalg.matrix_norm(A, ord=2))
-        if not math.isclose(want, norm, rel_tol=1e-6) and math.isclose(got, norm, rel_tol=1e-6):
-            raise WrongAnswer(
-                f"picard_rate gave ‖A‖₂ = {got:.4f}, but for this matrix the Picard errors shrink "
-                "asymptotically by less per step: the norm is only a bound on the rate. "
-                "Which quantity does ‖A^k‖^{1/k} tend to?"
-            )
         real_parts = float(torch.linalg.eigvals(A).real.abs().max())
-        if not math.isclose(want, real_parts, rel_tol=1e-6) and math.isclose(
-            got, real_parts, rel_tol=1e-6
-        ):
-            raise WrongAnswer(
-                "picard_rate used the real parts of the eigenvalues: a complex eigenvalue "
-                "λ shrinks the error by |λ| per step, real part and imaginary part together."
-            )
-        if not math.isclose(got, want, rel_tol=1e-6):
-            raise WrongAnswer(
-                f"picard_rate(A) = {got:.6g} is not right for A = {A.tolist()}: the error "
-                "after k steps is A^k e_0; how fast does ‖A^k‖ decay?"
-            )
+        check_value(
+            got,
+            want,
+            rtol=1e-6,
+            known_wrong=[
+                (
+                    None if math.isclose(want, norm, rel_tol=1e-6) else norm,
+                    f"picard_rate gave ‖A‖₂ = {got:.4f}, but for this matrix the Picard errors "
+                    "shrink asymptotically by less per step: the norm is only a bound on the "
+                    "rate. Which quantity does ‖A^k‖^{1/k} tend to?",
+                ),
+                (
+                    None if math.isclose(want, real_parts, rel_tol=1e-6) else real_parts,
+                    "picard_rate used the real parts of the eigenvalues: a complex eigenvalue "
+                    "λ shrinks the error by |λ| per step, real part and imaginary part together.",
+                ),
+            ],
+            otherwise=f"picard_rate(A) = {got:.6g} is not right for A = {A.tolist()}: the error "
+            "after k steps is A^k e_0; how fast does ‖A^k‖ decay?",
+        )
     return correct("the Picard rate of an affine map")
 
 
@@ -103,17 +106,19 @@ def check_km_rotation(km_factor, best_alpha) -> bool:
     for alpha, theta in cases:
         what = f"km_factor({alpha}, {theta:.4g})"
         got = require_number(km_factor(alpha, theta), what)
-        if math.isclose(got, km_rotation_factor(alpha, theta), rel_tol=1e-9, abs_tol=1e-12):
-            continue
-        if math.isclose(got, abs(1 - alpha + alpha * math.cos(theta)), abs_tol=1e-9):
-            raise WrongAnswer(
-                f"{what} is the modulus of the real part only: the rotation's eigenvalues are "
-                "e^{±iθ}, so take |1 − α + α e^{iθ}| of the complex number."
-            )
-        raise WrongAnswer(
-            f"{what} = {got:.6g} is not right: one step maps y − c to "
-            "((1 − α) I + α R_θ)(y − c); find the factor by which it scales every distance "
-            "(α = 1, Picard, must give 1: a rotation keeps distances)."
+        check_value(
+            got,
+            km_rotation_factor(alpha, theta),
+            atol=1e-12,
+            prefix=what,
+            known_wrong={
+                abs(1 - alpha + alpha * math.cos(theta)): " is the modulus of the real part only: "
+                "the rotation's eigenvalues are e^{±iθ}, so take |1 − α + α e^{iθ}| of the "
+                "complex number."
+            },
+            otherwise=f" = {got:.6g} is not right: one step maps y − c to ((1 − α) I + α R_θ)"
+            "(y − c); find the factor by which it scales every distance (α = 1, Picard, must "
+            "give 1: a rotation keeps distances).",
         )
     for theta in (math.pi / 2, 2.0, 0.3):
         got = require_number(best_alpha(theta), f"best_alpha({theta:.4g})")
@@ -122,11 +127,13 @@ def check_km_rotation(km_factor, best_alpha) -> bool:
                 f"best_alpha({theta:.4g}) = {got:.6g}: α = 1 is Picard, which never converges on "
                 "a rotation, and α = 0 does not move; the best α lies strictly between."
             )
-        if not math.isclose(got, 0.5, abs_tol=1e-6):
-            raise WrongAnswer(
-                f"best_alpha({theta:.4g}) = {got:.6g} does not minimise the factor: write its "
-                "square as 1 − 2α(1 − α)(1 − cos θ) and minimise over α."
-            )
+        check_value(
+            got,
+            0.5,
+            atol=1e-6,
+            otherwise=f"best_alpha({theta:.4g}) = {got:.6g} does not minimise the factor: write "
+            "its square as 1 − 2α(1 − α)(1 − cos θ) and minimise over α.",
+        )
     return correct("Krasnoselskii–Mann on a rotation")
 
 
@@ -169,20 +176,25 @@ def check_anderson_weights(weights) -> bool:
                 "what makes Σ α_i g(y_i) an estimate of the fixed point (a least-squares fit "
                 "without it would just return α = 0)."
             )
+        unscaled = None
         if lam > 0:
             unscaled = torch.linalg.solve(
                 Fs @ Fs.T + lam * torch.eye(4, dtype=F64), torch.ones(4, dtype=F64)
             )
             unscaled = unscaled / unscaled.sum()
-            if torch.allclose(got, unscaled, rtol=1e-6, atol=1e-9) and not torch.allclose(
-                want, unscaled, rtol=1e-6, atol=1e-9
-            ):
-                raise WrongAnswer(
+        check_close(
+            got,
+            want,
+            what=f"anderson_weights(F, lam={lam}) for residuals of size {scale:g}",
+            known_wrong=[
+                (
+                    unscaled,
                     f"with residuals of size {scale:g} your regularisation is not scaled: use "
                     "lam · mean_i ‖f_i‖² so that the weights do not change when the problem is "
-                    "rescaled."
+                    "rescaled.",
                 )
-        assert_close(got, want, f"anderson_weights(F, lam={lam}) for residuals of size {scale:g}")
+            ],
+        )
     return correct("the Anderson weights")
 
 
@@ -229,22 +241,30 @@ def check_certified_stop(picard_until) -> bool:
             want_y, want_k = picard_until_certified(g, y0, L, eps)
             first_residual = float(torch.linalg.vector_norm(g(y0) - y0))
             a_priori = iterations_needed(L, first_residual, eps)
-            if k == want_k:
-                assert_close(as_tensor(y, f"the y_k of {call}"), want_y, f"the y_k of {call}")
-                continue
             _, plain_k = picard_until_certified(g, y0, 0.0, eps)  # stops at ‖f‖ ≤ eps
-            if k == plain_k:
-                hint = "‖g(y_k) − y_k‖ ≤ eps is not enough: part 1 divides the residual by 1 − L"
-            elif k == a_priori:
-                hint = (
-                    "that is the a-priori count of part 3, which never looks at the iterates; "
-                    "stop as soon as the residual of the current iterate certifies eps"
-                )
-            elif k in (want_k - 1, want_k + 1):
-                hint = (
-                    "off by one: k counts the applications of g that produced y_k (y_0 has k = 0)"
-                )
-            else:
-                hint = "iterate y ← g(y) until ‖g(y) − y‖ / (1 − L) ≤ eps"
-            raise WrongAnswer(f"{call} stopped at k = {k:g}, which is not right: {hint}.")
+            off_by_one = (
+                "off by one: k counts the applications of g that produced y_k (y_0 has k = 0)."
+            )
+            check_value(
+                k,
+                want_k,
+                rtol=0,
+                prefix=f"{call} stopped at k = {k:g}, which is not right: ",
+                known_wrong=[
+                    (
+                        plain_k,
+                        "‖g(y_k) − y_k‖ ≤ eps is not enough: part 1 divides the residual by 1 − L.",
+                    ),
+                    (
+                        a_priori,
+                        "that is the a-priori count of part 3, which never looks at the "
+                        "iterates; stop as soon as the residual of the current iterate "
+                        "certifies eps.",
+                    ),
+                    (want_k - 1, off_by_one),
+                    (want_k + 1, off_by_one),
+                ],
+                otherwise="iterate y ← g(y) until ‖g(y) − y‖ / (1 − L) ≤ eps.",
+            )
+            check_close(y, want_y, what=f"the y_k of {call}")
     return correct("the certified stop")

@@ -7,7 +7,13 @@ import math
 import torch
 
 from implicit_edu.analysis.theory import talk_example
-from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
+from implicit_edu.exercises._common import (
+    WrongAnswer,
+    check_value,
+    correct,
+    require_callable,
+    require_number,
+)
 
 # Nested log-spaced grids of (0, ∞): [1e-k, 1e+k] with the same density (200 points per decade),
 # so that a difference quotient that grows from one grid to the next reveals a slope that is
@@ -109,20 +115,22 @@ def check_iterations(t) -> bool:
     _, eps = talk_example()
     step = float(eps(torch.tensor([0.05], dtype=torch.float64)))
     want = talk_iterations()
-    if value == want - 1:
-        raise WrongAnswer(f"t = {int(value)} is one short: round the bound up, not down.")
-    if value == math.ceil(math.log(1e3) / step):
-        raise WrongAnswer(
-            f"t = {int(value)} uses the approximation log(1 − ε) ≈ −ε; solve (1 − ε)^t ≤ 1e-3 "
-            "exactly instead."
-        )
-    if value != want:
-        raise WrongAnswer(
-            f"t = {int(value)} is not the least such t: from y₀ = 0 the relative error after t "
-            "steps "
-            f"is exactly (1 − ε(x))^t, with ε(0.05) = {step:.6g} here."
-        )
-    return correct("the iteration count")
+    return check_value(
+        value,
+        want,
+        rtol=0,
+        prefix=f"t = {int(value)} ",
+        known_wrong=[
+            (want - 1, "is one short: round the bound up, not down."),
+            (
+                math.ceil(math.log(1e3) / step),
+                "uses the approximation log(1 − ε) ≈ −ε; solve (1 − ε)^t ≤ 1e-3 exactly instead.",
+            ),
+        ],
+        otherwise="is not the least such t: from y₀ = 0 the relative error after t steps is "
+        f"exactly (1 − ε(x))^t, with ε(0.05) = {step:.6g} here.",
+        exercise="the iteration count",
+    )
 
 
 def check_smallest_power(p) -> bool:
@@ -130,19 +138,20 @@ def check_smallest_power(p) -> bool:
     value = require_number(p, "p")
     if value != int(value):
         raise WrongAnswer(f"p must be a whole number, got {value}.")
-    hints = {
+    too_small = {
         0: "with p = 0 the step is constant and ε·F = c·log(x)/x is unbounded near 0.",
         1: "with p = 1, ε·F = c·log(x) on (0, 1) is unbounded near 0.",
         2: "with p = 2, ε·F = c·x·log(x) is bounded, but its slope c·(log x + 1) is not.",
     }
-    if int(value) in hints:
-        raise WrongAnswer(f"p = {int(value)} is too small: {hints[int(value)]}")
-    if value != 3:
-        raise WrongAnswer(
-            f"p = {int(value)} works, but it is not the smallest: check p = 3, where "
-            "ε·F = c·x²·log(x) near 0."
-        )
-    return correct("the smallest power")
+    return check_value(
+        value,
+        3,
+        rtol=0,
+        prefix=f"p = {int(value)} ",
+        known_wrong={p: f"is too small: {hint}" for p, hint in too_small.items()},
+        otherwise="works, but it is not the smallest: check p = 3, where ε·F = c·x²·log(x) near 0.",
+        exercise="the smallest power",
+    )
 
 
 def check_inversion_constants(a, b) -> bool:
@@ -156,15 +165,16 @@ def check_inversion_constants(a, b) -> bool:
             "(3c, 2c) are the general bounds of the adaptive-step lemma; for this F the product "
             "ε·F is simpler: write it out inside and outside the unit circle."
         )
-    if not math.isclose(a_value, c, rel_tol=1e-9):
-        raise WrongAnswer(
-            f"a = Lip(ε·F) = {a_value} is not right: inside the unit disc ε·F = c·x, outside it "
-            "is c "
-            "times the inversion x/‖x‖², whose Lipschitz constant there is at most 1."
-        )
-    if not math.isclose(b_value, 2 * c, rel_tol=1e-9):
-        raise WrongAnswer(
-            f"b = Lip(ε) = {b_value} is not right: inside the unit disc ε = c‖x‖², with gradient "
-            "2c·x; outside it is constant."
-        )
-    return correct("the constants of the inversion example")
+    check_value(
+        a_value,
+        c,
+        otherwise=f"a = Lip(ε·F) = {a_value} is not right: inside the unit disc ε·F = c·x, "
+        "outside it is c times the inversion x/‖x‖², whose Lipschitz constant there is at most 1.",
+    )
+    return check_value(
+        b_value,
+        2 * c,
+        otherwise=f"b = Lip(ε) = {b_value} is not right: inside the unit disc ε = c‖x‖², with "
+        "gradient 2c·x; outside it is constant.",
+        exercise="the constants of the inversion example",
+    )

@@ -7,7 +7,14 @@ import math
 
 import torch
 
-from implicit_edu.exercises._common import WrongAnswer, correct, require_callable, require_number
+from implicit_edu.exercises._common import (
+    WrongAnswer,
+    check_close,
+    check_value,
+    correct,
+    require_callable,
+    require_number,
+)
 
 
 def check_first_step(L1) -> bool:
@@ -19,26 +26,23 @@ def check_first_step(L1) -> bool:
     L1 = require_callable(L1, "L1(eta, y0)")
     for eta, y0 in [(0.5, 0.0), (0.5, 1.0), (1.0, 3.0), (0.25, -2.0), (1.5, -0.5)]:
         got = require_number(L1(eta, y0), f"L1({eta}, {y0})")
-        want = eta * abs(y0)
         if got < 0:
             raise WrongAnswer(
                 f"L1({eta}, {y0}) = {got} is negative: a Lipschitz constant is the size of a "
                 "slope, so take the absolute value."
             )
-        if y0 != 0 and math.isclose(got, 0.0, abs_tol=1e-12):
-            raise WrongAnswer(
-                f"L1({eta}, {y0}) = 0, but L_1 = 0 only for the start y0 = 0: from y0 = {y0}, "
-                "y_1(x) = G(y0, x) depends on x. Look at ∂G/∂x at y = y0."
-            )
-        if math.isclose(got, eta, rel_tol=1e-9) and not math.isclose(want, eta, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"L1({eta}, {y0}) = η ignores the start: the slope of x ↦ G(y0, x) is −η y0."
-            )
-        if not math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12):
-            raise WrongAnswer(
-                f"L1({eta}, {y0}) = {got} is not right: y_1 = G(y0, ·) is a straight line in x; "
-                "its Lipschitz constant is the size of its slope."
-            )
+        check_value(
+            got,
+            eta * abs(y0),
+            atol=1e-12,
+            known_wrong={
+                0.0: f"L1({eta}, {y0}) = 0, but L_1 = 0 only for the start y0 = 0: from "
+                f"y0 = {y0}, y_1(x) = G(y0, x) depends on x. Look at ∂G/∂x at y = y0.",
+                eta: f"L1({eta}, {y0}) = η ignores the start: the slope of x ↦ G(y0, x) is −η y0.",
+            },
+            otherwise=f"L1({eta}, {y0}) = {got} is not right: y_1 = G(y0, ·) is a straight line "
+            "in x; its Lipschitz constant is the size of its slope.",
+        )
     return correct("the Lipschitz constant of the first iterate")
 
 
@@ -47,21 +51,18 @@ def check_limit(limit) -> bool:
     limit = require_callable(limit, "limit(a, b)")
     for a, b in [(0.1, 1.0), (0.25, 0.5), (0.05, 0.8), (0.5, 1.0)]:
         got = require_number(limit(a, b), f"limit({a}, {b})")
-        want = 1.0 / a**2
-        if math.isclose(got, 1.0 / b**2, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"limit({a}, {b}) = 1/b²: that is the smallest slope of 1/x on [a, b]; the "
-                "Lipschitz constant is the largest one. Where is 1/x steepest?"
-            )
-        if math.isclose(got, 1.0 / a, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"limit({a}, {b}) = 1/a is the value of the target at a, not its slope."
-            )
-        if not math.isclose(got, want, rel_tol=1e-9):
-            raise WrongAnswer(
-                f"limit({a}, {b}) = {got} is not right: L_t on [a, b] tends to the Lipschitz "
-                "constant of the target 1/x on [a, b], the largest |d(1/x)/dx| there."
-            )
+        check_value(
+            got,
+            1.0 / a**2,
+            prefix=f"limit({a}, {b}) = ",
+            known_wrong={
+                1.0 / b**2: "1/b²: that is the smallest slope of 1/x on [a, b]; the Lipschitz "
+                "constant is the largest one. Where is 1/x steepest?",
+                1.0 / a: "1/a is the value of the target at a, not its slope.",
+            },
+            otherwise=f"{got} is not right: L_t on [a, b] tends to the Lipschitz constant of the "
+            "target 1/x on [a, b], the largest |d(1/x)/dx| there.",
+        )
     return correct("the limit of L_t on [a, b]")
 
 
@@ -83,30 +84,23 @@ def check_naive_bound(bound) -> bool:
     for W1, W2 in _test_matrices():
         got = require_number(bound(W1.clone(), W2.clone()), "bound(W1, W2)")
         spectral = torch.linalg.matrix_norm
-        want = float(spectral(W2, 2) * spectral(W1, 2))
-        if math.isclose(got, float(spectral(W2) * spectral(W1)), rel_tol=1e-6):
-            raise WrongAnswer(
-                "bound(W1, W2) used Frobenius norms: a valid bound, but not the tightest one from "
-                "the chain rule; use spectral norms (largest singular values)."
-            )
-        if math.isclose(got, float(spectral(W2 @ W1, 2)), rel_tol=1e-6):
-            raise WrongAnswer(
-                "bound(W1, W2) = ‖W2 W1‖₂ is the slope of the network where every tanh has slope 1 "
-                "(a lower bound candidate), not an upper bound: the slopes differ from neuron to "
-                "neuron. Bound each layer on its own."
-            )
-        if not math.isclose(got, want, rel_tol=1e-6):
-            raise WrongAnswer(
-                f"bound(W1, W2) = {got} is not right: tanh is 1-Lipschitz, so the naive bound is "
-                "the product of the two layers' spectral norms."
-            )
+        check_value(
+            got,
+            float(spectral(W2, 2) * spectral(W1, 2)),
+            rtol=1e-6,
+            prefix="bound(W1, W2) ",
+            known_wrong={
+                float(spectral(W2) * spectral(W1)): "used Frobenius norms: a valid bound, but not "
+                "the tightest one from the chain rule; use spectral norms (largest singular "
+                "values).",
+                float(spectral(W2 @ W1, 2)): "= ‖W2 W1‖₂ is the slope of the network where every "
+                "tanh has slope 1 (a lower bound candidate), not an upper bound: the slopes "
+                "differ from neuron to neuron. Bound each layer on its own.",
+            },
+            otherwise=f"= {got} is not right: tanh is 1-Lipschitz, so the naive bound is the "
+            "product of the two layers' spectral norms.",
+        )
     return correct("the naive product bound")
-
-
-def _all_close(got: list, want: list) -> bool:
-    return len(got) == len(want) and all(
-        math.isclose(g, w, rel_tol=1e-9, abs_tol=1e-12) for g, w in zip(got, want, strict=True)
-    )
 
 
 def recursion_bound_reference(a: float, b: float, mu_bar: float, c0: float, steps: int) -> list:
@@ -155,41 +149,45 @@ def check_recursion_bound(bound) -> bool:
                 f"{call} returned {len(got)} values; expected {steps}: L_1, …, L_steps "
                 "(L_0 = 0 is not part of the answer)."
             )
-        if _all_close(got, want):
-            continue
-        for name, hint in [
-            (
-                "late",
-                "L_t uses the bound M_{t−1} on the previous iterate y_{t−1}, not M_t: "
-                "update L before M (or from the old M).",
-            ),
-            (
-                "no_mu",
-                "the previous constant L_{t−1} (and M_{t−1}) must be multiplied by the "
-                "contraction factor μ̄.",
-            ),
-            (
-                "shifted",
-                "your list is shifted by one step: its first entry should be "
-                "L_1 = a, the constant of y_1 = G(0, ·).",
-            ),
-        ]:
-            mistake = _mistakes(a, b, mu_bar, c0, steps)[name]
-            if _all_close(got, mistake):
-                raise WrongAnswer(f"{call}: {hint}")
+        mistakes = _mistakes(a, b, mu_bar, c0, steps)
         worst = max(range(steps), key=lambda k: abs(got[k] - want[k]))
-        raise WrongAnswer(
-            f"{call}: L_{worst + 1} = {got[worst]} is not right. Start from "
-            "M_0 = L_0 = 0 and use L_t = a + b M_{t−1} + μ̄ L_{t−1}, M_t = c0 + μ̄ M_{t−1}."
+        check_close(
+            got,
+            want,
+            what=call,
+            rtol=1e-9,
+            atol=1e-12,
+            prefix=f"{call}: ",
+            known_wrong=[
+                (
+                    mistakes["late"],
+                    "L_t uses the bound M_{t−1} on the previous iterate y_{t−1}, not M_t: "
+                    "update L before M (or from the old M).",
+                ),
+                (
+                    mistakes["no_mu"],
+                    "the previous constant L_{t−1} (and M_{t−1}) must be multiplied by the "
+                    "contraction factor μ̄.",
+                ),
+                (
+                    mistakes["shifted"],
+                    "your list is shifted by one step: its first entry should be "
+                    "L_1 = a, the constant of y_1 = G(0, ·).",
+                ),
+            ],
+            otherwise=f"L_{worst + 1} = {got[worst]} is not right. Start from M_0 = L_0 = 0 and "
+            "use L_t = a + b M_{t−1} + μ̄ L_{t−1}, M_t = c0 + μ̄ M_{t−1}.",
         )
     eta = 0.5
-    one_over_x = [float(v) for v in bound(0.0, eta, 1.0, eta, 10)]
-    exact = [eta**2 * t * (t - 1) / 2 for t in range(1, 11)]
-    if not _all_close(one_over_x, exact):
-        raise WrongAnswer(
-            "bound(0, η, 1, η, 10) should give η² t (t − 1) / 2 for the 1/x operator."
-        )
-    return correct("the recursion bound on L_t")
+    return check_close(
+        bound(0.0, eta, 1.0, eta, 10),
+        [eta**2 * t * (t - 1) / 2 for t in range(1, 11)],
+        what="bound(0, η, 1, η, 10)",
+        rtol=1e-9,
+        atol=1e-12,
+        otherwise="bound(0, η, 1, η, 10) should give η² t (t − 1) / 2 for the 1/x operator.",
+        exercise="the recursion bound on L_t",
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -229,26 +227,29 @@ def check_certified_operator(mu, L_x) -> bool:
     in_y, in_x = lipsdp_neuron(W, V), lipsdp_neuron(U, V)
     if math.isclose(mu, in_x.bound, rel_tol=1e-4) and math.isclose(L_x, in_y.bound, rel_tol=1e-4):
         raise WrongAnswer("mu and L_x are swapped: the contraction is in y (weights W, V).")
-    if math.isclose(mu, in_y.naive, rel_tol=1e-4):
-        raise WrongAnswer(
-            f"mu = ‖V‖₂ ‖W‖₂ = {mu:.4g} is the naive bound: it is ≥ 1 here and proves nothing; "
-            "use lipschitz_upper_bound_sdp(W, V)."
-        )
-    if math.isclose(L_x, in_x.naive, rel_tol=1e-4):
-        raise WrongAnswer(
-            f"L_x = ‖V‖₂ ‖U‖₂ = {L_x:.4g} is the naive bound; use lipschitz_upper_bound_sdp(U, V)."
-        )
-    if not math.isclose(mu, in_y.bound, rel_tol=1e-4):
-        raise WrongAnswer(
-            f"mu = {mu} is not the SDP bound for the sub-network "
-            "y ↦ V tanh(W y + c) (c = U x + b does not enter the bound)."
-        )
-    if not math.isclose(L_x, in_x.bound, rel_tol=1e-4):
-        raise WrongAnswer(
-            f"L_x = {L_x} is not the SDP bound for the sub-network "
-            "x ↦ V tanh(U x + c) (c = W y + b does not enter the bound)."
-        )
-    return correct("the certified constants of the operator")
+    check_value(
+        mu,
+        in_y.bound,
+        rtol=1e-4,
+        known_wrong={
+            in_y.naive: f"mu = ‖V‖₂ ‖W‖₂ = {mu:.4g} is the naive bound: it is ≥ 1 here and "
+            "proves nothing; use lipschitz_upper_bound_sdp(W, V)."
+        },
+        otherwise=f"mu = {mu} is not the SDP bound for the sub-network y ↦ V tanh(W y + c) "
+        "(c = U x + b does not enter the bound).",
+    )
+    return check_value(
+        L_x,
+        in_x.bound,
+        rtol=1e-4,
+        known_wrong={
+            in_x.naive: f"L_x = ‖V‖₂ ‖U‖₂ = {L_x:.4g} is the naive bound; use "
+            "lipschitz_upper_bound_sdp(U, V)."
+        },
+        otherwise=f"L_x = {L_x} is not the SDP bound for the sub-network x ↦ V tanh(U x + c) "
+        "(c = W y + b does not enter the bound).",
+        exercise="the certified constants of the operator",
+    )
 
 
 def check_ramp_iterations(least_iterations) -> bool:
@@ -267,30 +268,32 @@ def check_ramp_iterations(least_iterations) -> bool:
         call = f"least_iterations({a}, {S}, {h}, {delta})"
         got = require_number(least_iterations(a, S, h, delta), call)
         exact = (S * h - delta) / (a * h)
-        want = max(0, math.ceil(exact))
-        if got == want:
-            continue
-        hints = [
-            (exact, "t counts iterations: round the bound up to a whole number"),
-            (
-                math.ceil((1 - delta) / (a * h)),
-                "that is the bound for sign, a jump of height 2; the ramp's values at ±h are ±S h",
-            ),
-            (math.ceil(S / a), "following within δ loosens the requirement: subtract δ"),
-            (
-                math.ceil((S * h - delta) / a),
-                "L_t ≤ a t bounds a difference quotient: divide the "
-                "difference y_t(h) − y_t(−h) by the distance 2h",
-            ),
-            (
-                math.ceil(exact),
-                "when S h ≤ δ the zero map already follows the ramp: no iterations "
-                "are needed, and t cannot be negative",
-            ),
-        ]
-        hint = next(
-            (h_ for value, h_ in hints if math.isclose(got, value, rel_tol=1e-9)),
-            "compare y_t(h) − y_t(−h) ≥ 2 S h − 2δ with |y_t(h) − y_t(−h)| ≤ 2 a h t",
+        lead = f"{call} = {got} is not right: "
+        if got != int(got):
+            raise WrongAnswer(lead + "t counts iterations: round the bound up to a whole number.")
+        check_value(
+            got,
+            max(0, math.ceil(exact)),
+            rtol=0,
+            prefix=lead,
+            known_wrong=[
+                (
+                    math.ceil((1 - delta) / (a * h)),
+                    "that is the bound for sign, a jump of height 2; the ramp's values at ±h are "
+                    "±S h.",
+                ),
+                (math.ceil(S / a), "following within δ loosens the requirement: subtract δ."),
+                (
+                    math.ceil((S * h - delta) / a),
+                    "L_t ≤ a t bounds a difference quotient: divide the difference "
+                    "y_t(h) − y_t(−h) by the distance 2h.",
+                ),
+                (
+                    math.ceil(exact),
+                    "when S h ≤ δ the zero map already follows the ramp: no iterations are "
+                    "needed, and t cannot be negative.",
+                ),
+            ],
+            otherwise="compare y_t(h) − y_t(−h) ≥ 2 S h − 2δ with |y_t(h) − y_t(−h)| ≤ 2 a h t.",
         )
-        raise WrongAnswer(f"{call} = {got} is not right: {hint}.")
     return correct("the iterations a ramp needs")
