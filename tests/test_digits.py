@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from implicit_edu.core.parameters import parameter_count
 from implicit_edu.experiments import digits
 from implicit_edu.experiments.digits import ExplicitClassifier, ImplicitClassifier
 
@@ -171,12 +172,12 @@ def test_training_keeps_the_weights_of_the_early_stop_epoch(data):
 @pytest.mark.parametrize("width", [8, 32, 64, 100])
 def test_parameter_counts_match_the_formulas_and_each_other(width):
     implicit = ImplicitClassifier(width)
-    count = digits.parameter_count(implicit)
+    count = parameter_count(implicit)
     assert count == digits.implicit_parameter_count(width)
     for depth in (1, 2):
         hidden = digits.matched_hidden_width(count, depth)
         explicit = ExplicitClassifier(hidden, depth)
-        explicit_count = digits.parameter_count(explicit)
+        explicit_count = parameter_count(explicit)
         assert explicit_count == digits.explicit_parameter_count(hidden, depth)
         assert abs(explicit_count - count) / count < 0.02
         for other in (hidden - 1, hidden + 1):  # no other width is closer
@@ -310,5 +311,5 @@ def test_run_seed_smoke(monkeypatch):
     assert len(run.iteration_accuracy) == 3 and len(run.certified) == 3
     assert abs(run.iteration_accuracy[-1] - run.fixed_point_accuracy) <= 0.01
     assert digits.total_seconds(run.implicit_history) > 0
-    counts = digits.parameter_count(run.implicit), digits.parameter_count(run.explicit)
+    counts = parameter_count(run.implicit), parameter_count(run.explicit)
     assert abs(counts[0] - counts[1]) / counts[0] < 0.02

@@ -9,6 +9,7 @@ import pytest
 import torch
 from scipy.optimize import linprog
 
+from implicit_edu.core.parameters import parameter_count
 from implicit_edu.experiments import lp
 from implicit_edu.runtime.cache import config_key
 
@@ -171,8 +172,8 @@ def test_implicit_gnn_iteration_count_zero_is_honoured(small_data):
 
 def test_parameter_counts():
     for d in (4, 8, 16, 32):
-        assert lp.parameter_count(lp.build("explicit", d)) == 28 * d * d + 32 * d + 1
-        assert lp.parameter_count(lp.build("implicit", d)) == 28 * d * d + 35 * d + 2
+        assert parameter_count(lp.build("explicit", d)) == 28 * d * d + 32 * d + 1
+        assert parameter_count(lp.build("implicit", d)) == 28 * d * d + 35 * d + 2
 
 
 def test_generated_data_and_cache_round_trip(tmp_path, monkeypatch):

@@ -17,7 +17,8 @@ from implicit_edu.exercises._common import (
 
 def _implicit_count(width: int) -> int:
     """Parameters of the implicit classifier, counted from the module itself."""
-    from implicit_edu.experiments.digits import ImplicitClassifier, parameter_count
+    from implicit_edu.core.parameters import parameter_count
+    from implicit_edu.experiments.digits import ImplicitClassifier
 
     return parameter_count(ImplicitClassifier(width))
 

@@ -56,7 +56,8 @@ def check_relative_error(error) -> bool:
 
 def check_explicit_count(count) -> bool:
     """Exercise: ``count(d)``, the parameters of ``ExplicitGNN(d)``."""
-    from implicit_edu.experiments.lp.models import ExplicitGNN, parameter_count
+    from implicit_edu.core.parameters import parameter_count
+    from implicit_edu.experiments.lp.models import ExplicitGNN
 
     count = require_callable(count, "explicit_count(d)")
     for d in (1, 4, 8, 16, 32, 5):

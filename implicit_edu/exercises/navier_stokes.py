@@ -33,7 +33,8 @@ def check_kolmogorov_amplitude(amplitude) -> bool:
 
 def check_explicit_count(count) -> bool:
     """Exercise: ``count(width, modes, layers)``, the parameters of ``ExplicitFNO``."""
-    from implicit_edu.experiments.navier_stokes.models import ExplicitFNO, parameter_count
+    from implicit_edu.core.parameters import parameter_count
+    from implicit_edu.experiments.navier_stokes.models import ExplicitFNO
 
     count = require_callable(count, "explicit_count(width, modes, layers)")
     for width, modes, layers in ((4, 2, 1), (17, 8, 4), (6, 3, 2), (34, 8, 4)):

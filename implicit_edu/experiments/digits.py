@@ -67,7 +67,6 @@ __all__ = [
     "implicit_parameter_count",
     "load",
     "matched_hidden_width",
-    "parameter_count",
     "run_seed",
     "split_indices",
     "total_seconds",

@@ -36,7 +36,6 @@ from implicit_edu.experiments.lp.models import (
     build,
     feature_scales,
     graph_batch,
-    parameter_count,
 )
 from implicit_edu.experiments.lp.train import (
     KINDS,
@@ -73,7 +72,6 @@ __all__ = [
     "jobs",
     "lipschitz_curves",
     "load",
-    "parameter_count",
     "perturb",
     "perturbation_sets",
     "state_jacobian_norms",

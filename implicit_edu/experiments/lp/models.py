@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from implicit_edu.core.parameters import parameter_count  # noqa: F401 - part of this module's API
 from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments.lp.data import INSTANCE_FIELDS
 

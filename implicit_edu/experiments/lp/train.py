@@ -182,7 +182,7 @@ def errors_by_iterations(model, arrays: dict, max_iterations: int) -> np.ndarray
 def summary(cfg: LPConfig, models: dict, train: dict, val: dict, test: dict) -> dict:
     """Per (kind, d): parameter counts, the seeds, the early-stopping epochs, and train,
     validation and test errors per seed (and per test instance)."""
-    from implicit_edu.experiments.lp.models import parameter_count
+    from implicit_edu.core.parameters import parameter_count
 
     table: dict = {}
     for (kind, d, seed), result in models.items():

@@ -31,7 +31,6 @@ from implicit_edu.experiments.navier_stokes.models import (
     FourierLayer,
     ImplicitFNO,
     SpectralConv,
-    parameter_count,
 )
 from implicit_edu.experiments.navier_stokes.physics import (
     SpectralGrid,
@@ -75,7 +74,6 @@ __all__ = [
     "FourierLayer",
     "ImplicitFNO",
     "SpectralConv",
-    "parameter_count",
     "SpectralGrid",
     "SteadyResult",
     "advection",

@@ -29,7 +29,6 @@ import torch
 from torch import nn
 
 from implicit_edu.core.deq import DEQ
-from implicit_edu.core.parameters import parameter_count
 from implicit_edu.core.solvers import iterate
 
 __all__ = [
@@ -38,7 +37,6 @@ __all__ = [
     "FNOBlock",
     "ExplicitFNO",
     "ImplicitFNO",
-    "parameter_count",
 ]
 
 

@@ -72,7 +72,6 @@ from implicit_edu.experiments.reasoning.models import (
     TransformerCore,
     matched_transformer_width,
     matched_width,
-    parameter_count,
 )
 from implicit_edu.experiments.reasoning.train import (
     build,
@@ -139,7 +138,6 @@ __all__ = [
     "TransformerCore",
     "matched_transformer_width",
     "matched_width",
-    "parameter_count",
     "build",
     "cached_model",
     "chain_splits",

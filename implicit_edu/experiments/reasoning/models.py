@@ -66,7 +66,6 @@ __all__ = [
     "LoopedTransformer",
     "ExplicitTransformer",
     "matched_transformer_width",
-    "parameter_count",
 ]
 
 
