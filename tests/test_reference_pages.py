@@ -179,3 +179,20 @@ def test_a_chapters_download_menu_offers_the_notebook_and_the_markdown(built_boo
         links = re.findall(rf'href="([^"]*_sources/{re.escape(page)}{suffix})"', text)
         assert links, f"{page}: the download menu has no {suffix}"
         assert (html.parent / links[0]).resolve().is_file(), f"{page}{suffix} is not in the build"
+
+
+def test_every_chapter_links_the_modules_its_code_imports():
+    for md in sorted((ROOT / "book").glob("part*/*.md")):
+        text = md.read_text(encoding="utf-8")
+        modules = api_pages.chapter_modules(text)
+        assert modules, f"{md.relative_to(ROOT)} imports nothing from implicit_edu?"
+        for name in modules:
+            assert f"{{py:mod}}`{name}`" in text, f"{md.relative_to(ROOT)}: no link to {name}"
+
+
+@pytest.mark.book
+@pytest.mark.timeout(2400)
+def test_a_chapters_code_links_to_the_api_reference(built_book: Path):
+    page = (built_book / "book" / "part1" / "one-over-x.html").read_text(encoding="utf-8")
+    assert 'href="../api/core.html#module-implicit_edu.core.solvers"' in page
+    assert 'href="../api/experiments.html#module-implicit_edu.experiments.toy"' in page
