@@ -5,11 +5,11 @@
                                 [--modes ift unrolled ...] [--dtype float32|float64]
 
 For every iteration count N and backward mode it runs one training step (forward with exactly N
-Picard steps, loss, backward) of a DEQ layer on the operator g(y, x) = tanh(A y + B x + b) with
-||A||₂ = 0.9 (``implicit_edu.experiments.memory.LinearTanhOperator``), and prints a table of the
-bytes autograd saved for backward, the peak memory of the step and its median time; then the memory
-ratio unrolled / ift at the largest N. See the chapter "Differentiating through a fixed point" and
-``implicit_edu/experiments/memory.py`` for what is measured and how.
+Picard steps, loss, backward) of a DEQ layer on the operator g(y, x) = tanh(W y + U x + b) with
+||W||₂ = 0.9 (``implicit_edu.core.regular.TanhOperator``, ``normalisation="once"``), and
+prints a table of the bytes autograd saved for backward, the peak memory of the step and its median
+time; then the memory ratio unrolled / ift at the largest N. See the chapter "Differentiating
+through a fixed point" and ``implicit_edu/experiments/memory.py`` for what is measured and how.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, uninstalled
 
 from implicit_edu.core.deq import BACKWARD_MODES  # noqa: E402
+from implicit_edu.core.regular import TanhOperator  # noqa: E402
 from implicit_edu.experiments.memory import (  # noqa: E402
-    LinearTanhOperator,
     fixed_iteration_layer,
     format_table,
     measure_costs,
@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     dtype = getattr(torch, args.dtype)
     device = torch.device(args.device)
     gen = torch.Generator().manual_seed(args.seed)
-    g = LinearTanhOperator(args.width, args.in_features, mu=args.mu, generator=gen)
+    g = TanhOperator(args.width, args.in_features, mu=args.mu, normalisation="once", generator=gen)
     g = g.to(device=device, dtype=dtype)
     x = torch.randn(args.batch, args.in_features, generator=gen, dtype=dtype).to(device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"

@@ -8,8 +8,9 @@ test suite checks with import-linter, see ``pyproject.toml``):
 1. :mod:`implicit_edu.core`: what an implicit model *is*. ``fixed_point`` and its solvers
    (:mod:`~implicit_edu.core.solvers`), the ``DEQ`` layer and its gradients
    (:mod:`~implicit_edu.core.deq`), operator families that stay contractions while they train
-   (:mod:`~implicit_edu.core.regular`), and parameter counting
-   (:mod:`~implicit_edu.core.parameters`).
+   (:mod:`~implicit_edu.core.regular`), parameter counting
+   (:mod:`~implicit_edu.core.parameters`), and the argument checks every layer shares
+   (:mod:`~implicit_edu.core.checks`).
 2. :mod:`implicit_edu.analysis`: what can be *proved and measured* about one: the theorems of
    Part II (:mod:`~implicit_edu.analysis.theory`), Lipschitz estimates and the trace L_t
    (:mod:`~implicit_edu.analysis.lipschitz`), certified upper bounds
@@ -19,8 +20,9 @@ test suite checks with import-linter, see ``pyproject.toml``):
    (:mod:`~implicit_edu.runtime.notebook`), the figures' style
    (:mod:`~implicit_edu.runtime.plotting`), the paper's numbers
    (:mod:`~implicit_edu.runtime.paper`), the on-disk cache (:mod:`~implicit_edu.runtime.cache`),
-   worker processes (:mod:`~implicit_edu.runtime.parallel`) and paired statistics
-   (:mod:`~implicit_edu.runtime.stats`).
+   worker processes (:mod:`~implicit_edu.runtime.parallel`), paired statistics
+   (:mod:`~implicit_edu.runtime.stats`) and the ``gpu`` profile's steps timed on a GPU
+   (:mod:`~implicit_edu.runtime.gpu_steps`).
 4. :mod:`implicit_edu.experiments`: the chapters' experiments, one module or subpackage each:
    the 1/x operator (``toy``), the solver benchmark (``bench``), the memory of a training step
    (``memory``), the first trained model (``digits``), the regularity experiments
@@ -38,7 +40,8 @@ The names a chapter needs most are importable from the top: ``fixed_point``, ``i
 the profile helpers.
 """
 
-from implicit_edu.core.deq import DEQ, DEQConvergenceWarning, TanhOperator
+from implicit_edu.core.deq import DEQ, DEQConvergenceWarning
+from implicit_edu.core.regular import TanhOperator
 from implicit_edu.core.solvers import FixedPointResult, fixed_point, iterate
 from implicit_edu.runtime.profiles import (
     PROFILES,

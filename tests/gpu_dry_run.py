@@ -87,6 +87,8 @@ class Step:
         state_bytes: bytes of one sample's fixed-point state (the solver's term); 0 for no DEQ.
         anderson_m: Anderson's memory m (the solver's term).
         note: how the step follows train.py.
+        key: the name of the step's model in ``implicit_edu/runtime/gpu_steps_h200.json`` (the
+            steps timed on a GPU) and in the case study's ``training_steps``.
     """
 
     case: str
@@ -101,6 +103,7 @@ class Step:
     state_bytes: int = 0
     anderson_m: int = 5
     note: str = ""
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,7 @@ def measure(step: Step, b: int = 2, seed: int = 0) -> Estimate:
     first update) are measured after the step at 2b.
     """
     if not (isinstance(b, int) and b >= 1):
-        raise ValueError(f"b must be a positive integer, got {b!r}")
+        raise ValueError(f"b must be an integer >= 1, got {b!r}")
     small = _run(step, b, seed)
     large = _run(step, 2 * b, seed)
     parameters = large.parameters

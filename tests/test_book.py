@@ -139,6 +139,69 @@ def test_bootstrap_cell_is_hidden(built_book: Path, page: str):
     assert "google.colab" not in text, f"{page}: the bootstrap cell's code is in the page"
 
 
+class _Tables(HTMLParser):
+    """Each ``<table>`` of a page: its caption number ("Table 3.2") and its first header cells."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables: list[dict] = []
+        self._open: list[dict] = []  # the tables being read, innermost last
+        self._number = False  # inside the caption's number (a <span> with no <span> inside)
+        self._head = False  # inside a <th> (whose text may sit in <p>, <code>, <span>...)
+
+    def handle_starttag(self, tag, attrs):
+        classes = (dict(attrs).get("class") or "").split()
+        if tag == "table":
+            self._open.append({"caption": None, "number": "", "head": []})
+            self.tables.append(self._open[-1])
+        elif not self._open:
+            return
+        elif tag == "caption":
+            self._open[-1]["caption"] = ""
+        elif tag == "span" and "caption-number" in classes and self._open[-1]["caption"] == "":
+            self._number = True
+        elif tag == "th":
+            self._open[-1]["head"].append("")
+            self._head = True
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._open:
+            self._open.pop()
+        elif tag == "span":
+            self._number = False
+        elif tag == "th":
+            self._head = False
+
+    def handle_data(self, data):
+        if not self._open:
+            return
+        if self._number:
+            self._open[-1]["number"] += data
+        elif self._head:
+            self._open[-1]["head"][-1] += data
+
+
+# every page of the book but the generated API reference: the chapters, front and back matter
+TABLE_PAGES = [page for page in PAGES if not page.startswith("book/api/")]
+
+
+@pytest.mark.parametrize("page", TABLE_PAGES)
+def test_every_table_has_a_numbered_caption(built_book: Path, page: str):
+    # Tables are built with implicit_edu.runtime.notebook.captioned_table in code cells, or
+    # written in a MyST {table} directive in the text: either way Sphinx numbers them.
+    parser = _Tables()
+    parser.feed(_read_page(built_book, page))
+    missing = [
+        " | ".join(cell.strip() for cell in table["head"][:3]) or "(no header)"
+        for table in parser.tables
+        if not re.fullmatch(r"Table \d+(\.\d+)*\s*", table["number"])
+    ]
+    assert missing == [], (
+        f"{page}: tables without a numbered caption (first header cells shown); build them with "
+        f"captioned_table(..., caption=..., name='tab-...') or a :::{{table}} directive: {missing}"
+    )
+
+
 def test_mathjax_is_served_locally(built_book: Path):
     assert (built_book / MATHJAX).is_file(), f"{MATHJAX} is missing from the build"
     with_math = []

@@ -10,7 +10,8 @@ import torch
 from torch.autograd.graph import saved_tensors_hooks
 from torch.func import functional_call
 
-from implicit_edu.core.deq import DEQ, DEQConvergenceWarning, TanhOperator
+from implicit_edu.core.deq import DEQ, DEQConvergenceWarning
+from implicit_edu.core.regular import TanhOperator
 from implicit_edu.core.solvers import FixedPointResult
 
 F64 = torch.float64

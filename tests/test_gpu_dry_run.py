@@ -9,6 +9,10 @@ and solver bytes the peak GPU memory of a step at the profile's full batch B
 three quarters of a Colab T4's 15 GiB, and what autograd saves must grow about linearly with the
 batch (saved(2b) / saved(b) close to 2), which is what scaling from b to B assumes.
 
+Every step was also run once on a real GPU (an H200) at the full batch by ``tools/gpu_steps.py``;
+``implicit_edu/runtime/gpu_steps_h200.json`` holds what it measured, and each estimate must cover
+the memory the allocator reserved there (plus the CUDA context).
+
 The steps follow each train.py; none of them has a step function of its own, so each test
 reproduces the body of the training loop with train.py's own building blocks (``build_model``,
 ``make_deq``, ``observe``, ``build``, ``relative_errors``, ``progressive_loss``, ...), the same
@@ -46,6 +50,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from implicit_edu.experiments.memory import saved_tensor_bytes
+from implicit_edu.runtime import gpu_steps
 
 B_SMALL = 2  # the small batch b; every step is also run at 2b
 # saved(2b) / saved(b): exactly 2 when everything autograd keeps is per sample; a little less
@@ -53,8 +58,41 @@ B_SMALL = 2  # the small batch b; every step is also run at 2b
 RATIO_RANGE = (1.8, 2.05)
 
 
+# What torch.cuda.max_memory_reserved does not count, added to a measured step before it is
+# compared with an estimate: the CUDA context and the cuBLAS/cuDNN handles (a few hundred MiB).
+CONTEXT_NOT_RESERVED = GIB // 2
+
+
+def _check_against_the_gpu(estimates: list[Estimate]) -> None:
+    """Every estimate against the same step run on a real GPU at the full batch
+    (``implicit_edu/runtime/gpu_steps_h200.json``, measured by ``tools/gpu_steps.py``): the
+    estimate must cover the memory the allocator reserved there plus the context."""
+    measured = {(s["case"], s["model"]): s for s in gpu_steps.measurement()["steps"]}
+    gpu = gpu_steps.measurement()["gpu"]
+    for e in estimates:
+        m = measured.get((e.case, e.model))
+        assert m is not None, (
+            f"{e.case} {e.model}: this step was never run on a GPU; run tools/gpu_steps.py on "
+            "one and update implicit_edu/runtime/gpu_steps_h200.json"
+        )
+        assert m["batch"] == e.batch, (
+            f"{e.case} {e.model}: measured at batch {m['batch']}, the profile now uses {e.batch}: "
+            "measure it again (tools/gpu_steps.py)"
+        )
+        used = m["max_reserved"] + CONTEXT_NOT_RESERVED
+        print(
+            f"  {e.model}: {m['max_reserved'] / GIB:.2f} GiB reserved on the {gpu}, "
+            f"estimate {e.estimate_bytes / GIB:.2f} GiB"
+        )
+        assert e.estimate_bytes >= used, (
+            f"{e.case} {e.model}: the estimate {e.estimate_bytes / GIB:.2f} GiB is below what the "
+            f"step took on the {gpu} ({used / GIB:.2f} GiB with the context)"
+        )
+
+
 def _check(estimates: list[Estimate], title: str) -> None:
     print(f"\n{title}\n{format_table(estimates)}")
+    _check_against_the_gpu(estimates)
     for e in estimates:
         assert math.isfinite(e.loss), f"{e.case} {e.model}: the training step gave loss {e.loss}"
         assert RATIO_RANGE[0] <= e.ratio <= RATIO_RANGE[1], (
@@ -124,6 +162,7 @@ def deblur_steps() -> list[Step]:
             Step(
                 case="deblur",
                 model=f"pretrain H x{m}",
+                key=f"pretrain-x{m}",
                 batch=cfg.pretrain_batch,
                 build=build,
                 make_batch=pretrain_batch,
@@ -143,6 +182,7 @@ def deblur_steps() -> list[Step]:
             Step(
                 case="deblur",
                 model=f"{name} (DEQ, ift)",
+                key=name,
                 batch=cfg.batch,
                 build=build,
                 make_batch=task_batch,
@@ -164,6 +204,7 @@ def deblur_steps() -> list[Step]:
             Step(
                 case="deblur",
                 model=f"explicit-x{m}",
+                key=f"explicit-x{m}",
                 batch=cfg.batch,
                 build=build,
                 make_batch=task_batch,
@@ -225,12 +266,13 @@ def navier_stokes_steps() -> list[Step]:
     def explicit_loss(model, batch):
         return relative_errors(model(batch[0]), batch[1]).mean()
 
-    common = {"case": "navier-stokes", "batch": t.batch, "make_batch": make_batch}
+    common = {"case": "navier_stokes", "batch": t.batch, "make_batch": make_batch}
     common.update(optimizer=adam, clip=1.0)
     state_bytes = 4 * cfg.model.width * d.grid**2
     return [
         Step(
             model=f"implicit, warm-up ({t.unrolled_iterations} unrolled)",
+            key="implicit-warmup",
             build=build_kind("implicit"),
             loss=warmup_loss,
             note="train._train warm-up phase: states(φ, unrolled)[-1], rel. L2 + γ·penalty",
@@ -238,6 +280,7 @@ def navier_stokes_steps() -> list[Step]:
         ),
         Step(
             model=f"implicit, DEQ (Anderson {t.forward_max_iter}, phantom)",
+            key="implicit-deq",
             build=build_kind("implicit"),
             loss=deq_loss,
             solve=lambda model, batch: model(batch[0]),
@@ -248,6 +291,7 @@ def navier_stokes_steps() -> list[Step]:
         ),
         Step(
             model="explicit",
+            key="explicit",
             build=build_kind("explicit"),
             loss=explicit_loss,
             note="train._train: rel. L2",
@@ -255,6 +299,7 @@ def navier_stokes_steps() -> list[Step]:
         ),
         Step(
             model="explicit_large",
+            key="explicit_large",
             build=build_kind("explicit_large"),
             loss=explicit_loss,
             note="train._train: rel. L2",
@@ -369,6 +414,7 @@ def lp_steps() -> list[Step]:
                 Step(
                     case="lp",
                     model=label,
+                    key=f"{kind}-d{d}",
                     batch=cfg.num_train,  # full-batch training
                     build=make,
                     make_batch=make_batch,
@@ -466,6 +512,7 @@ def reasoning_steps() -> list[Step]:
         Step(
             case="reasoning",
             model=f"recurrent_conv (T={ct.iterations}, n=0, k=T)",
+            key="recurrent_conv",
             batch=ct.batch,
             build=make("recurrent_conv"),
             make_batch=bits,
@@ -477,6 +524,7 @@ def reasoning_steps() -> list[Step]:
         Step(
             case="reasoning",
             model=f"feedforward_conv (depth {ct.iterations})",
+            key="feedforward_conv",
             batch=ct.batch,
             build=make("feedforward_conv"),
             make_batch=bits,
@@ -488,6 +536,7 @@ def reasoning_steps() -> list[Step]:
         Step(
             case="reasoning",
             model=f"looped_transformer (r={tt.max_r}, grad {tt.grad_steps})",
+            key="looped_transformer",
             batch=tt.batch,
             build=make("looped_transformer"),
             make_batch=chains,
@@ -499,6 +548,7 @@ def reasoning_steps() -> list[Step]:
         Step(
             case="reasoning",
             model=f"explicit_transformer (depth {cfg.transformer_model.explicit_depth})",
+            key="explicit_transformer",
             batch=tt.batch,
             build=make("explicit_transformer"),
             make_batch=chains,

@@ -102,13 +102,13 @@ def test_bad_instances_are_rejected(change, match):
 def test_bad_arguments_are_rejected():
     with pytest.raises(TypeError, match="LPInstance"):
         lp.solve(np.eye(2))
-    with pytest.raises(ValueError, match="num must be a positive integer"):
+    with pytest.raises(ValueError, match="num must be an integer >= 1"):
         lp.generate(0, seed=0)
     with pytest.raises(ValueError, match="do not fit"):
         lp.generate(1, seed=0, m=2, n=2, nnz=5)
     with pytest.raises(ValueError, match="unknown model kind"):
         lp.build("recurrent", 4)
-    with pytest.raises(ValueError, match="embedding size"):
+    with pytest.raises(ValueError, match="d must be an integer >= 1"):
         lp.build("explicit", 0)
     with pytest.raises(ValueError, match="unknown perturbation mode"):
         lp.perturb({}, "x", 1e-4, np.random.default_rng(0))

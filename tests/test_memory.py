@@ -13,10 +13,11 @@ import pytest
 import torch
 
 from implicit_edu.core.deq import DEQ
+from implicit_edu.core.regular import TanhOperator
 from implicit_edu.experiments.memory import (
-    LinearTanhOperator,
     PeakMemoryTracker,
     StepCost,
+    cost_table_parts,
     fixed_iteration_layer,
     format_bytes,
     format_table,
@@ -25,6 +26,7 @@ from implicit_edu.experiments.memory import (
     saved_tensor_bytes,
     training_step_cost,
 )
+from implicit_edu.runtime.notebook import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 F64 = torch.float64
@@ -35,20 +37,20 @@ ROW_BYTES = WIDTH * BATCH * 8  # one (batch, width) float64 tensor
 @pytest.fixture
 def problem():
     gen = torch.Generator().manual_seed(0)
-    g = LinearTanhOperator(WIDTH, IN, mu=0.8, generator=gen).double()
+    g = TanhOperator(WIDTH, IN, mu=0.8, normalisation="once", generator=gen).double()
     x = torch.randn(BATCH, IN, generator=gen, dtype=F64)
     return g, x
 
 
 def test_operator_is_a_contraction_at_construction(problem):
     g, x = problem
-    assert float(torch.linalg.matrix_norm(g.A.detach(), 2)) == pytest.approx(0.8, rel=1e-6)
+    assert float(torch.linalg.matrix_norm(g.W.detach(), 2)) == pytest.approx(0.8, rel=1e-6)
     y1, y2 = torch.randn(2, BATCH, WIDTH, dtype=F64)
     lhs = (g(y1, x) - g(y2, x)).norm(dim=1)
     assert lhs.le(0.8 * (y1 - y2).norm(dim=1) + 1e-15).all()
     assert torch.equal(g.initial_state(x), torch.zeros(BATCH, WIDTH, dtype=F64))
     with pytest.raises(ValueError, match="mu"):
-        LinearTanhOperator(3, 2, mu=-1.0)
+        TanhOperator(3, 2, mu=-1.0, normalisation="once")
 
 
 def test_saved_bytes_of_a_single_operation():
@@ -141,6 +143,10 @@ def test_table_and_bytes_formatting():
     assert "2.0 KiB" in text and "3.0 MiB" in text and "n/a" in text and "1.50 ms" in text
     markdown = format_table(records, markdown=True)
     assert markdown.startswith("| iterations |") and markdown.count("\n") == 3
+    header, rows, align = cost_table_parts(records)  # what the chapter captions
+    assert header[0] == "iterations" and align == ["right", None, "right", "right", "right"]
+    assert rows[1] == ["10", "unrolled", "3.0 MiB", "n/a", "2.00 ms"]
+    assert markdown == markdown_table(header, rows, align=align)
     assert format_bytes(512) == "512 B" and format_bytes(None) == "n/a"
 
 

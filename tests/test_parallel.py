@@ -25,5 +25,5 @@ def test_a_pool_that_cannot_start_falls_back_to_serial(monkeypatch):
 
 
 def test_bad_worker_count_is_refused():
-    with pytest.raises(ValueError, match="workers must be a positive integer"):
+    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
         parallel.run_jobs(operator.add, {1: (1, 2)}, workers=0)

@@ -82,7 +82,7 @@ def test_every_term_a_chapter_links_is_defined():
 
 
 _FORMATTING = re.compile(
-    r'glue\(|Markdown\(|markdown_table\(|html_table\(|\brows\b|\blines\b|^\s*f?"|^\s*[)\]}]|"\|'
+    r'glue\(|Markdown\(|markdown_table\(|captioned_table\(|\brows\b|\blines\b|^\s*f?"|^\s*[)\]}]|"\|'
 )
 
 
@@ -114,7 +114,7 @@ def test_code_that_only_formats_a_table_is_folded():
         for line, options, code in _code_cells(md):
             source = "\n".join(code)
             builds_table = any(
-                name in source for name in ("Markdown(", "markdown_table(", "html_table(")
+                name in source for name in ("Markdown(", "markdown_table(", "captioned_table(")
             )
             only_glue = bool(code) and all(re.match(r"\s*(_ = )?glue\(|\s*\)|\s+", c) for c in code)
             share = sum(bool(_FORMATTING.search(c)) for c in code) / max(1, len(code))

@@ -14,7 +14,7 @@ from implicit_edu.core.regular import (
     AveragedOperator,
     LipschitzMLP,
     MonotoneOperator,
-    SpectralTanhOperator,
+    TanhOperator,
     bounded_matrix,
 )
 
@@ -52,7 +52,7 @@ def _ratios(op, y1, y2, x):
 
 @pytest.mark.parametrize("mu", [0.3, 0.9, 0.99])
 def test_spectral_exact_is_a_mu_contraction(mu):
-    op = SpectralTanhOperator(6, 3, mu=mu, generator=_gen())
+    op = TanhOperator(6, 3, mu=mu, generator=_gen())
     assert op.contraction_bound() == pytest.approx(mu, rel=1e-10)
     ratios = _ratios(op, *_pairs(op, 6, 3))
     assert float(ratios.max()) <= mu + 1e-12
@@ -66,14 +66,14 @@ def test_spectral_exact_is_a_mu_contraction(mu):
 
 
 def test_spectral_lip_x_keeps_the_input_matrix_bounded():
-    op = SpectralTanhOperator(5, 4, mu=0.5, lip_x=0.25, generator=_gen())
+    op = TanhOperator(5, 4, mu=0.5, lip_x=0.25, generator=_gen())
     assert op.x_lipschitz_bound() <= 0.25 + 1e-12
     small = bounded_matrix(torch.eye(3) * 0.1, 1.0)
     assert torch.equal(small, torch.eye(3) * 0.1)  # already inside the ball: unchanged
 
 
 def test_spectral_power_iteration_is_certified_by_the_exact_norm():
-    op = SpectralTanhOperator(8, 2, mu=0.9, normalisation="power", generator=_gen(3))
+    op = TanhOperator(8, 2, mu=0.9, normalisation="power", generator=_gen(3))
     with torch.no_grad():
         op.V.add_(0.5 * torch.randn(8, 8, generator=_gen(4)))  # the stored vectors are stale now
     sigma_hat = float(op._u @ op.V.detach() @ op._v)
@@ -89,7 +89,7 @@ def test_spectral_power_iteration_is_certified_by_the_exact_norm():
 
 
 def test_unconstrained_tanh_reports_its_norm():
-    op = SpectralTanhOperator(4, 1, mu=None, generator=_gen())
+    op = TanhOperator(4, 1, mu=None, generator=_gen())
     assert op.contraction_bound() == pytest.approx(
         float(torch.linalg.matrix_norm(op.V.detach(), 2))
     )
@@ -100,7 +100,7 @@ def test_unconstrained_tanh_reports_its_norm():
 
 @pytest.mark.parametrize("eps", [0.1, 0.5, 1.0])
 def test_averaged_constant_step(eps):
-    h = SpectralTanhOperator(5, 2, mu=0.8, generator=_gen())
+    h = TanhOperator(5, 2, mu=0.8, generator=_gen())
     op = AveragedOperator(h, eps=eps)
     y1, y2, x = _pairs(op, 5, 2)
     bound = 1 - eps * (1 - 0.8)
@@ -110,7 +110,7 @@ def test_averaged_constant_step(eps):
 
 
 def test_averaged_adaptive_step_bound_per_sample():
-    h = SpectralTanhOperator(4, 3, mu=0.5, generator=_gen())
+    h = TanhOperator(4, 3, mu=0.5, generator=_gen())
     step = AdaptiveStep(3, eps_max=0.9, eps_min=0.05, width=8, lip=6.0, generator=_gen(5))
     op = AveragedOperator(h, eps=step)
     y1, y2, x = _pairs(op, 4, 3, n=400)
@@ -124,7 +124,7 @@ def test_averaged_adaptive_step_bound_per_sample():
 
 
 def test_damping_does_not_move_the_fixed_point():
-    h = SpectralTanhOperator(5, 2, mu=0.7, generator=_gen())
+    h = TanhOperator(5, 2, mu=0.7, generator=_gen())
     op = AveragedOperator(h, eps=0.3)
     x = torch.randn(20, 2, generator=_gen(6))
     y0 = torch.zeros(20, 5)
@@ -237,12 +237,10 @@ def test_monotone_step_outside_the_condition_loses_the_certificate():
 
 def _operators():
     return {
-        "spectral": SpectralTanhOperator(6, 2, mu=0.9, generator=_gen()),
-        "spectral-power": SpectralTanhOperator(
-            6, 2, mu=0.9, normalisation="power", generator=_gen()
-        ),
+        "spectral": TanhOperator(6, 2, mu=0.9, generator=_gen()),
+        "spectral-power": TanhOperator(6, 2, mu=0.9, normalisation="power", generator=_gen()),
         "averaged": AveragedOperator(
-            SpectralTanhOperator(6, 2, mu=0.8, generator=_gen()),
+            TanhOperator(6, 2, mu=0.8, generator=_gen()),
             injection=LipschitzMLP(2, 6, width=8, lip=2.0, generator=_gen(1)),
             eps=AdaptiveStep(2, eps_max=0.9, eps_min=0.1, width=8, generator=_gen(2)),
         ),
@@ -272,7 +270,7 @@ def test_deq_converges_and_gradients_flow(name):
 
 def test_deq_gradient_matches_finite_differences():
     op = AveragedOperator(
-        SpectralTanhOperator(3, 1, mu=0.7, generator=_gen()),
+        TanhOperator(3, 1, mu=0.7, generator=_gen()),
         injection=LipschitzMLP(1, 3, width=4, lip=2.0, generator=_gen(1)),
         eps=AdaptiveStep(1, eps_max=0.9, eps_min=0.1, width=4, generator=_gen(2)),
     )
@@ -283,11 +281,11 @@ def test_deq_gradient_matches_finite_differences():
 
 def test_bad_arguments_raise_clear_errors():
     with pytest.raises(ValueError, match="mu must be"):
-        SpectralTanhOperator(3, 1, mu=-1.0)
+        TanhOperator(3, 1, mu=-1.0)
     with pytest.raises(ValueError, match="normalisation"):
-        SpectralTanhOperator(3, 1, normalisation="svd")
+        TanhOperator(3, 1, normalisation="svd")
     with pytest.raises(ValueError, match="eps must be"):
-        AveragedOperator(SpectralTanhOperator(3, 1), eps=1.5)
+        AveragedOperator(TanhOperator(3, 1), eps=1.5)
     with pytest.raises(ValueError, match="width"):
         AveragedOperator(injection=LipschitzMLP(1, 1), eps=0.5)
     with pytest.raises(TypeError, match="contraction_bound"):
@@ -298,7 +296,7 @@ def test_bad_arguments_raise_clear_errors():
         MonotoneOperator(3, 1, m=0.0)
     with pytest.raises(ValueError, match="activation"):
         MonotoneOperator(3, 1, activation="tanh")
-    op = SpectralTanhOperator(3, 2)
+    op = TanhOperator(3, 2)
     with pytest.raises(ValueError, match="y must have shape"):
         op(torch.zeros(4, 2), torch.zeros(4, 2))
     with pytest.raises(ValueError, match="same batch size"):

@@ -125,6 +125,9 @@ def test_summaries_match_the_runs(design):
     table = experiment.design_table(design).splitlines()
     assert len(table) == 2 + 4 and "$t = 40$" in table[0]
     assert table[-1].startswith("| normalised | fixed point (ift) |")
+    header, rows, align = experiment.design_table_parts(design)  # what the chapter captions
+    assert header[3] == "mean error at $t = 40$" and len(rows) == 4 and len(align) == 6
+    assert rows[-1][:2] == ["normalised", "fixed point (ift)"]
 
 
 def test_gradient_note_with_one_and_with_several_seeds(design):
@@ -139,6 +142,8 @@ def test_summaries_reject_runs_without_the_cells():
         experiment.failure_summary({})
     with pytest.raises(ValueError, match="run_design"):
         experiment.design_table({})
+    with pytest.raises(ValueError, match="run_design"):
+        experiment.design_table_parts({})
 
 
 def test_run_design_rejects_bad_input():
@@ -248,6 +253,11 @@ def test_sweep_summary_table_and_glue():
     assert table[False, 0.9]["it_mean"] == pytest.approx(experiment.banach_iterations(0.9), abs=1)
     rows = experiment.markdown_table(table, [0.3, 0.1], bounds=bounds).splitlines()
     assert len(rows) == 4 and rows[2].startswith("| 0.5 | 0.300 |")
+    header, cells, align = experiment.sweep_table_parts(table, [0.3, 0.1], bounds=bounds)
+    assert len(header) == len(align) == 10 and [row[:2] for row in cells] == [
+        ["0.5", "0.300"],
+        ["0.9", "0.100"],
+    ]
     glued = experiment.sweep_glue(
         table, prefix="r9", fields=("max",), floors=[0.3, 0.1], bounds=bounds
     )
@@ -261,6 +271,8 @@ def test_sweep_summary_table_and_glue():
     ]
     with pytest.raises(ValueError, match="one floor per bound"):
         experiment.markdown_table(table, [0.3], bounds=bounds)
+    with pytest.raises(ValueError, match="one floor per bound"):
+        experiment.sweep_table_parts(table, [0.3], bounds=bounds)
     with pytest.raises(ValueError, match="boolean mask"):
         experiment.summarise(runs, steep.double())
 

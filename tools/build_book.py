@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import sys
 
 #: Measured seconds per chapter in the ``cpu`` profile from an empty cache (README), used only to
@@ -46,6 +47,25 @@ def one_document_per_batch(documents, nproc, maxbatch=10):
     return [[doc] for doc in ordered[:nproc] + ordered[nproc:][::-1]]
 
 
+def share_the_cores(jobs: int, environ=os.environ) -> int:
+    """Give each of ``jobs`` chapters executed side by side its share of the cores, in threads.
+
+    The kernels that execute the chapters inherit this process's environment. Without a limit,
+    every kernel's PyTorch uses one OpenMP thread per core, and two chapters side by side put two
+    threads on each core: OpenMP's threads spin while they wait for each other, and each chapter
+    runs several times slower than it does alone (on 2 cores, a loop of small matrix products ran
+    7 times slower side by side than alone; with one thread each, 1.25 times). So the threads are
+    set to cores / jobs (at least 1): ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` for PyTorch's
+    default, and ``IMPLICIT_EDU_THREADS`` for the package's own choices
+    (:func:`implicit_edu.runtime.profiles.cpu_threads`). A value already set is kept. Returns the
+    threads per chapter.
+    """
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "IMPLICIT_EDU_THREADS"):
+        environ.setdefault(name, str(threads))
+    return threads
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=2, help="parallel reading processes")
@@ -58,6 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     from jupyter_book.cli import main as cli
 
     if ours.jobs > 1:  # the CLI imports build_sphinx when it runs, so patch it at its source
+        share_the_cores(ours.jobs)
         sphinx.builders.make_chunks = one_document_per_batch
         build = jupyter_book.sphinx.build_sphinx
         jupyter_book.sphinx.build_sphinx = functools.partial(build, jobs=ours.jobs)

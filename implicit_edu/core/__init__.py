@@ -8,7 +8,9 @@
 * :mod:`~implicit_edu.core.regular`: operator families that stay contractions while they train
   (chapter "Keeping the operator regular");
 * :mod:`~implicit_edu.core.parameters`: ``parameter_count``, the size every comparison is
-  matched on.
+  matched on;
+* :mod:`~implicit_edu.core.checks`: the argument checks of the whole package (one message for
+  one mistake).
 
 This layer imports nothing else from the package.
 """

@@ -29,7 +29,6 @@ solved with the same solvers, using only vector-Jacobian products Jᵀu. The bac
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
 from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
@@ -37,9 +36,10 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from implicit_edu.core.checks import check_positive_integers, is_number
 from implicit_edu.core.solvers import FixedPointResult, fixed_point, iterate
 
-__all__ = ["DEQ", "BACKWARD_MODES", "DEQConvergenceWarning", "TanhOperator"]
+__all__ = ["DEQ", "BACKWARD_MODES", "DEQConvergenceWarning"]
 
 BACKWARD_MODES = ("ift", "jfb", "phantom", "unrolled")
 
@@ -81,14 +81,6 @@ class _ImplicitBackward(torch.autograd.Function):
         return ctx.solve(v), None
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_solver(role: str, solver: str, tol: float, max_iter: int, options: dict) -> None:
     """Raise ValueError now (not at the first call) for a bad solver, option or tolerance.
 
@@ -96,8 +88,7 @@ def _check_solver(role: str, solver: str, tol: float, max_iter: int, options: di
     """
     try:
         fixed_point(lambda y: y, torch.ones(1), solver, tol=tol, max_iter=1, **options)
-        if not (_is_int(max_iter) and max_iter >= 1):
-            raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+        check_positive_integers(max_iter=max_iter)
     except (TypeError, ValueError) as error:
         raise ValueError(f"DEQ {role} solver: {error}") from error
 
@@ -192,14 +183,12 @@ class DEQ(nn.Module):
             self.backward_max_iter,
             self.backward_solver_options,
         )
-        if not (_is_int(phantom_steps) and phantom_steps >= 1):
-            raise ValueError(f"phantom_steps must be an integer >= 1, got {phantom_steps!r}")
-        if not (_is_real(phantom_tau) and 0 < phantom_tau <= 1):
+        check_positive_integers(phantom_steps=phantom_steps)
+        if not (is_number(phantom_tau) and 0 < phantom_tau <= 1):
             raise ValueError(f"phantom_tau must be a number in (0, 1], got {phantom_tau!r}")
         self.phantom_steps, self.phantom_tau = phantom_steps, phantom_tau
         self.unrolled_steps = unrolled_steps if unrolled_steps is not None else max_iter
-        if not (_is_int(self.unrolled_steps) and self.unrolled_steps >= 1):
-            raise ValueError(f"unrolled_steps must be an integer >= 1, got {unrolled_steps!r}")
+        check_positive_integers(unrolled_steps=self.unrolled_steps)
         self.warn_on_nonconvergence = warn_on_nonconvergence
         self.forward_result: FixedPointResult | None = None
         self.backward_result: FixedPointResult | None = None
@@ -332,62 +321,3 @@ class DEQ(nn.Module):
             sample_residuals=r,
         )
         return y, result
-
-
-class TanhOperator(nn.Module):
-    """g(y, x) = tanh(W y + U x + b) with W = μ V / ||V||₂, so g is a μ-contraction in y.
-
-    tanh is 1-Lipschitz, so ||g(y, x) - g(y', x)|| <= ||W||₂ ||y - y'|| = μ ||y - y'||. W is
-    recomputed from the free parameter V in every call (``torch.linalg.matrix_norm(V, 2)``),
-    so training V keeps the bound and gradients flow through the normalisation.
-
-    One of three tanh operators, kept apart on purpose because merging them would change the
-    book's numbers: :class:`implicit_edu.core.regular.SpectralTanhOperator` has the same
-    ``tanh(W y + U x + b)`` but also draws a power-iteration vector from the generator at
-    construction (so later draws differ), checks shapes in every call, and offers a free W, a
-    bounded U and a power-iteration norm;
-    :class:`implicit_edu.experiments.memory.LinearTanhOperator` normalises its matrix once, at
-    construction, so that a call costs no SVD. This one is the
-    minimal operator of the DEQ layer (chapters "Differentiating through a fixed point" and "A
-    first implicit model").
-
-    Args:
-        width: size of y.
-        in_features: size of x.
-        mu: the contraction bound ||W||₂ (> 0; below 1 for a contraction).
-        generator: optional ``torch.Generator`` for a reproducible initialisation.
-    """
-
-    def __init__(
-        self,
-        width: int,
-        in_features: int,
-        mu: float = 0.9,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        if not (_is_int(width) and width >= 1 and _is_int(in_features) and in_features >= 1):
-            raise ValueError(
-                f"width and in_features must be integers >= 1, got {width}, {in_features}"
-            )
-        if not (_is_real(mu) and mu > 0):
-            raise ValueError(f"mu must be a number > 0, got {mu!r}")
-        self.mu = float(mu)
-        self.V = nn.Parameter(torch.randn(width, width, generator=generator) / math.sqrt(width))
-        self.U = nn.Parameter(
-            torch.randn(width, in_features, generator=generator) / math.sqrt(in_features)
-        )
-        self.b = nn.Parameter(0.1 * torch.randn(width, generator=generator))
-
-    @property
-    def W(self) -> torch.Tensor:  # noqa: N802 (the W of the equation)
-        """W = μ V / ||V||₂."""
-        return self.mu * self.V / torch.linalg.matrix_norm(self.V, 2)
-
-    def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """g(y, x) = tanh(W y + U x + b), for y of shape (B, width) and x of (B, in_features)."""
-        return torch.tanh(y @ self.W.T + x @ self.U.T + self.b)
-
-    def initial_state(self, x: torch.Tensor) -> torch.Tensor:
-        """y0 = 0 of shape (B, width), with x's dtype and device."""
-        return torch.zeros(x.shape[0], self.V.shape[0], dtype=x.dtype, device=x.device)

@@ -5,10 +5,11 @@ The theory of Part II needs condition 2 of a regular operator: for each input x 
 can lose it during training. Each operator below is *parametrised* so that the condition holds for
 every value of its parameters, with a factor it can compute, ``contraction_bound(x)``:
 
-* :class:`SpectralTanhOperator`, ``g(y, x) = tanh(W y + U x + b)`` with ``W = μ V / ‖V‖₂``:
+* :class:`TanhOperator`, ``g(y, x) = tanh(W y + U x + b)`` with ``W = μ V / ‖V‖₂``:
   tanh is 1-Lipschitz, so ``y ↦ g(y, x)`` is ``‖W‖₂ = μ``-Lipschitz (spectral normalisation,
   Miyato et al. 2018). ``‖V‖₂`` is exact (``torch.linalg.matrix_norm(V, 2)``, an SVD: fine for the
-  small widths of this book) or estimated by power iteration with a persistent vector;
+  small widths of this book) or estimated by power iteration with a persistent vector; the one
+  tanh operator of the book, also in the DEQ chapters and the memory experiment;
 * :class:`AveragedOperator`, ``g(y, x) = (1 − ε(x)) y + ε(x) h(y, x) + p(x)``, with ``h`` an
   ``L_h``-contraction in y, a step ``ε(x) ∈ (0, 1]`` (a constant, or learned by
   :class:`AdaptiveStep`) and an optional injection ``p(x)``:
@@ -30,11 +31,11 @@ injection and the step.
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
 
+from implicit_edu.core.checks import check_positive_integers, is_number
 from implicit_edu.core.solvers import iterate
 
 __all__ = [
@@ -42,26 +43,12 @@ __all__ = [
     "AveragedOperator",
     "LipschitzMLP",
     "MonotoneOperator",
-    "SpectralTanhOperator",
+    "TanhOperator",
     "bounded_matrix",
     "spectral_norm_exact",
 ]
 
-NORMALISATIONS = ("exact", "power")
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _check_sizes(**sizes: object) -> None:
-    for name, value in sizes.items():
-        if not (_is_int(value) and value >= 1):
-            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+NORMALISATIONS = ("exact", "power", "once")
 
 
 def _check_pair(y: torch.Tensor, x: torch.Tensor, width: int, in_features: int) -> None:
@@ -90,79 +77,98 @@ def bounded_matrix(matrix: torch.Tensor, bound: float) -> torch.Tensor:
     return matrix * torch.clamp(bound / norm.clamp_min(torch.finfo(matrix.dtype).tiny), max=1.0)
 
 
-class SpectralTanhOperator(nn.Module):
-    """``g(y, x) = tanh(W y + U x + b)`` with ``W = μ V / ‖V‖₂``: a μ-contraction in y.
+class TanhOperator(nn.Module):
+    """``g(y, x) = tanh(W y + U x + b)`` with ``‖W‖₂ ≤ μ``: the book's tanh operator.
 
-    Proof idea: tanh is 1-Lipschitz componentwise, so
-    ``‖g(y, x) − g(y', x)‖ ≤ ‖W (y − y')‖ ≤ ‖W‖₂ ‖y − y'‖ = μ ‖y − y'‖``; and
-    ``‖g(y, x) − g(y, x')‖ ≤ ‖U‖₂ ‖x − x'‖`` for every y (condition 1 with a = ‖U‖₂, b = 0).
+    tanh is 1-Lipschitz, so ``‖g(y, x) − g(y', x)‖ ≤ ‖W‖₂ ‖y − y'‖``: with ``‖W‖₂ ≤ μ < 1``,
+    ``y ↦ g(y, x)`` is a μ-contraction for every x (condition 2 of a regular operator). One class
+    serves every chapter; ``normalisation`` says how W is kept at the bound:
+
+    * ``"exact"`` (the default): ``W = μ V / ‖V‖₂`` with the exact norm (an SVD, fine for the book's
+      small widths) in every call, so the bound holds for every value of the trained parameter V
+      (spectral normalisation, Miyato et al. 2018). Chapters "Differentiating through a fixed
+      point", "A first implicit model" and "Keeping the operator regular".
+    * ``"power"``: ``W = μ V / σ̂`` with ``σ̂ = uᵀ V v`` from a persistent pair of vectors (u, v),
+      as ``torch.nn.utils.spectral_norm`` does. σ̂ never exceeds ‖V‖₂, so ``‖W‖₂ = μ ‖V‖₂ / σ̂`` can
+      be *above* μ: :meth:`contraction_bound` reports the exact ``‖W‖₂``. The vectors change only
+      in :meth:`power_step` (call it once per optimiser step), never inside a call: a fixed-point
+      solve needs one fixed operator.
+    * ``"once"``: V is scaled to ``‖V‖₂ = μ`` at construction and then ``W = V``: a call costs two
+      matrix products and a tanh, no norm, so that the memory and time of an unrolled backward
+      measure the iterates themselves (chapter "Differentiating", the memory of a training step).
+      Training may move ``‖W‖₂`` away from μ.
+
+    ``mu=None`` leaves W free (``W = V``, no guarantee): the unconstrained operator of the
+    regularity chapter's first experiment.
 
     Args:
         width: size n of the state y.
         in_features: size d of the input x.
-        mu: the contraction bound ``‖W‖₂``; ``None`` leaves W free (``W = V``, no guarantee:
-            the unconstrained operator of the chapter's first experiment).
+        mu: the bound on ``‖W‖₂`` (> 0; below 1 for a contraction), or None for a free W.
+        normalisation: ``"exact"``, ``"power"`` or ``"once"`` (above).
         lip_x: if given, U is kept at ``‖U‖₂ ≤ lip_x`` (:func:`bounded_matrix`).
-        normalisation: ``"exact"``, ``‖V‖₂`` by an SVD in every call; or ``"power"``, the
-            estimate ``σ̂ = uᵀ V v`` from a persistent pair of vectors (u, v), as in
-            ``torch.nn.utils.spectral_norm``. σ̂ never exceeds ‖V‖₂, so with power iteration
-            ``‖W‖₂ = μ ‖V‖₂ / σ̂`` can be *above* μ: :meth:`contraction_bound` always reports
-            the exact ``‖W‖₂``. The vectors change only in :meth:`power_step` (call it once per
-            optimiser step), never inside a call: a fixed-point solve needs one fixed operator.
-        power_iters: power-iteration steps per :meth:`power_step`.
-        generator: optional ``torch.Generator`` for a reproducible initialisation.
-
-    With ``mu`` set and ``normalisation="exact"`` it computes the same map as
-    :class:`implicit_edu.core.deq.TanhOperator`, with the same V, U, b draws, but it is kept
-    separate: it draws one more vector (the power iteration's u) from the generator at
-    construction, which would shift every later draw of a shared generator (and of the global
-    RNG) if TanhOperator were replaced by it, and its norm goes through ``spectral_norm_exact``.
+        power_iters: power-iteration steps per :meth:`power_step` (``"power"`` only).
+        generator: optional ``torch.Generator`` for a reproducible initialisation. The draws are V
+            (``N(0, 1/n)`` entries), U (``N(0, 1/d)``), b (``N(0, 0.01)``) in this order, and then,
+            for ``"power"`` only, the power iteration's first vector u.
     """
 
     def __init__(
         self,
         width: int,
         in_features: int,
+        *,
         mu: float | None = 0.9,
-        lip_x: float | None = None,
         normalisation: str = "exact",
+        lip_x: float | None = None,
         power_iters: int = 1,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(width=width, in_features=in_features, power_iters=power_iters)
-        if mu is not None and not (_is_real(mu) and mu > 0):
+        check_positive_integers(width=width, in_features=in_features, power_iters=power_iters)
+        if mu is not None and not (is_number(mu) and mu > 0):
             raise ValueError(f"mu must be a number > 0 (or None for a free W), got {mu!r}")
-        if lip_x is not None and not (_is_real(lip_x) and lip_x > 0):
+        if lip_x is not None and not (is_number(lip_x) and lip_x > 0):
             raise ValueError(f"lip_x must be a number > 0 (or None), got {lip_x!r}")
         if normalisation not in NORMALISATIONS:
             raise ValueError(
                 f"normalisation must be one of {NORMALISATIONS}, got {normalisation!r}"
+            )
+        if mu is None and normalisation != "exact":
+            raise ValueError(
+                f"normalisation={normalisation!r} needs a bound mu: mu=None leaves W free"
             )
         self.width, self.in_features = width, in_features
         self.mu = None if mu is None else float(mu)
         self.lip_x = None if lip_x is None else float(lip_x)
         self.normalisation, self.power_iters = normalisation, power_iters
         dtype = torch.get_default_dtype()
-        self.V = nn.Parameter(
-            torch.randn(width, width, generator=generator, dtype=dtype) / math.sqrt(width)
-        )
+        v = torch.randn(width, width, generator=generator, dtype=dtype) / math.sqrt(width)
+        if normalisation == "once":
+            v = self.mu * v / spectral_norm_exact(v)
+        self.V = nn.Parameter(v)
         self.U = nn.Parameter(
             torch.randn(width, in_features, generator=generator, dtype=dtype)
             / math.sqrt(in_features)
         )
         self.b = nn.Parameter(0.1 * torch.randn(width, generator=generator, dtype=dtype))
-        # power iteration: unit vectors u, v with u ≈ top left, v ≈ top right singular vector
-        u = torch.randn(width, generator=generator, dtype=dtype)
-        self.register_buffer("_u", u / u.norm())
-        self.register_buffer(
-            "_v", self.V.detach().T @ self._u / (self.V.detach().T @ self._u).norm()
-        )
-        self.power_step(steps=20)
+        if normalisation == "power":
+            # unit vectors u, v with u ≈ the top left, v ≈ the top right singular vector of V
+            u = torch.randn(width, generator=generator, dtype=dtype)
+            self.register_buffer("_u", u / u.norm())
+            self.register_buffer(
+                "_v", self.V.detach().T @ self._u / (self.V.detach().T @ self._u).norm()
+            )
+            self.power_step(steps=20)
 
     @torch.no_grad()
     def power_step(self, steps: int | None = None) -> float:
         """Advance the power iteration ``v ← Vᵀu/‖Vᵀu‖, u ← V v/‖V v‖``; return ``σ̂ = uᵀ V v``."""
+        if self.normalisation != "power":
+            raise ValueError(
+                f"power_step is for normalisation='power'; this operator's is "
+                f"{self.normalisation!r}, which needs no power iteration"
+            )
         V = self.V.detach()
         for _ in range(self.power_iters if steps is None else steps):
             v = V.T @ self._u
@@ -171,17 +177,14 @@ class SpectralTanhOperator(nn.Module):
             self._u.copy_(u / u.norm().clamp_min(torch.finfo(u.dtype).tiny))
         return float(self._u @ V @ self._v)
 
-    def _sigma(self) -> torch.Tensor:
-        if self.normalisation == "exact":
-            return spectral_norm_exact(self.V)
-        return self._u @ self.V @ self._v  # differentiable in V; ≤ ‖V‖₂ by Cauchy–Schwarz
-
     @property
     def W(self) -> torch.Tensor:  # noqa: N802 (the W of the equation)
-        """``W = μ V / σ`` (σ = ‖V‖₂ or its power-iteration estimate); ``V`` when mu is None."""
-        if self.mu is None:
+        """``μ V / ‖V‖₂`` (exact), ``μ V / σ̂`` (power), or ``V`` (once, or mu None)."""
+        if self.mu is None or self.normalisation == "once":
             return self.V
-        return self.mu * self.V / self._sigma()
+        if self.normalisation == "exact":
+            return self.mu * self.V / spectral_norm_exact(self.V)
+        return self.mu * self.V / (self._u @ self.V @ self._v)  # differentiable in V
 
     @property
     def U_eff(self) -> torch.Tensor:  # noqa: N802
@@ -194,12 +197,13 @@ class SpectralTanhOperator(nn.Module):
         return torch.tanh(y @ self.W.T + x @ self.U_eff.T + self.b)
 
     def initial_state(self, x: torch.Tensor) -> torch.Tensor:
-        """``y₀ = 0`` of shape (B, width)."""
+        """``y₀ = 0`` of shape (B, width), with x's dtype and device."""
         return torch.zeros(x.shape[0], self.width, dtype=x.dtype, device=x.device)
 
     @torch.no_grad()
     def contraction_bound(self, x: torch.Tensor | None = None) -> float:
-        """The certified factor ``‖W‖₂`` (exact), the same for every x. May be ≥ 1 if mu is None."""
+        """The certified factor ``‖W‖₂`` (exact), the same for every x. May be ≥ 1 if mu is None,
+        and with ``"once"`` after training."""
         return float(spectral_norm_exact(self.W))
 
     @torch.no_grad()
@@ -233,10 +237,10 @@ class LipschitzMLP(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(in_features=in_features, out_features=out_features, width=width)
-        if not (_is_real(lip) and lip > 0):
+        check_positive_integers(in_features=in_features, out_features=out_features, width=width)
+        if not (is_number(lip) and lip > 0):
             raise ValueError(f"lip must be a number > 0, got {lip!r}")
-        if not (_is_real(out_scale) and out_scale > 0):
+        if not (is_number(out_scale) and out_scale > 0):
             raise ValueError(f"out_scale must be a number > 0, got {out_scale!r}")
         self.in_features, self.out_features, self.lip = in_features, out_features, float(lip)
         dtype = torch.get_default_dtype()
@@ -292,7 +296,7 @@ class AdaptiveStep(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        if not (_is_real(eps_min) and _is_real(eps_max) and 0 <= eps_min < eps_max <= 1):
+        if not (is_number(eps_min) and is_number(eps_max) and 0 <= eps_min < eps_max <= 1):
             raise ValueError(f"need 0 <= eps_min < eps_max <= 1, got {eps_min!r}, {eps_max!r}")
         self.eps_min, self.eps_max = float(eps_min), float(eps_max)
         self.a = LipschitzMLP(in_features, 1, width=width, lip=lip, generator=generator)
@@ -327,7 +331,7 @@ class AveragedOperator(nn.Module):
 
     Args:
         h: an operator ``h(y, x)`` with a method ``contraction_bound()`` (e.g.
-            :class:`SpectralTanhOperator`); ``None`` for ``h = 0`` (then ``L_h = 0``).
+            :class:`TanhOperator`); ``None`` for ``h = 0`` (then ``L_h = 0``).
         injection: a module ``x ↦ p(x)`` of the state's shape (e.g. :class:`LipschitzMLP`), or None.
         eps: the step, a number in (0, 1] or a module ``x ↦ ε(x)`` of shape (B,) with values in
             (0, 1] (e.g. :class:`AdaptiveStep`).
@@ -350,7 +354,7 @@ class AveragedOperator(nn.Module):
             )
         if isinstance(eps, nn.Module):
             self.eps = eps
-        elif _is_real(eps) and 0 < eps <= 1:
+        elif is_number(eps) and 0 < eps <= 1:
             self.eps = float(eps)
         else:
             raise ValueError(f"eps must be a number in (0, 1] or a module x -> ε(x), got {eps!r}")
@@ -359,7 +363,7 @@ class AveragedOperator(nn.Module):
             if h is None:
                 raise ValueError("width (the size of the state) is needed when h is None")
             width = h.width
-        _check_sizes(width=width)
+        check_positive_integers(width=width)
         self.width = width
         self._cache: tuple | None = None
 
@@ -484,10 +488,10 @@ class MonotoneOperator(nn.Module):
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
-        _check_sizes(width=width, in_features=in_features)
-        if not (_is_real(m) and m > 0):
+        check_positive_integers(width=width, in_features=in_features)
+        if not (is_number(m) and m > 0):
             raise ValueError(f"m must be a number > 0, got {m!r}")
-        if alpha is not None and not (_is_real(alpha) and alpha > 0):
+        if alpha is not None and not (is_number(alpha) and alpha > 0):
             raise ValueError(f"alpha must be a number > 0 or None, got {alpha!r}")
         if activation not in ("relu", "identity"):
             raise ValueError(f"activation must be 'relu' or 'identity', got {activation!r}")

@@ -33,12 +33,13 @@ Conventions shared by every method:
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 import torch
+
+from implicit_edu.core.checks import check_positive_integers, is_integer, is_number
 
 __all__ = ["FixedPointResult", "fixed_point", "iterate"]
 
@@ -304,29 +305,17 @@ _METHODS: dict[str, tuple[type, dict[str, float]]] = {
 }
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
 def _check_option_values(options: dict[str, float]) -> None:
     """Raise ValueError for an option value outside its valid range."""
     for name in ("alpha", "beta"):
         if name in options:
             value = options[name]
-            if not (_is_real(value) and 0 < value <= 1):
+            if not (is_number(value) and 0 < value <= 1):
                 raise ValueError(f"{name} must be a number in (0, 1], got {value!r}")
-    for name in ("m", "memory"):
-        if name in options:
-            value = options[name]
-            if not (_is_int(value) and value >= 1):
-                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    check_positive_integers(**{k: options[k] for k in ("m", "memory") if k in options})
     if "lam" in options:
         value = options["lam"]
-        if not (_is_real(value) and 0 <= value < math.inf):
+        if not (is_number(value) and 0 <= value < math.inf):
             raise ValueError(f"lam must be a finite number >= 0, got {value!r}")
 
 
@@ -370,10 +359,9 @@ def _check_inputs(g: object, y0: object, tol: object, max_iter: object) -> None:
         raise ValueError(f"y0 has an empty batch (shape {tuple(y0.shape)}): nothing to solve")
     if not torch.isfinite(y0).all():
         raise ValueError("y0 contains nan or inf: start the iteration from a finite point")
-    if not (_is_real(tol) and 0 < tol < math.inf):
+    if not (is_number(tol) and 0 < tol < math.inf):
         raise ValueError(f"tol must be a finite number > 0, got {tol!r}")
-    if not (_is_int(max_iter) and max_iter >= 1):
-        raise ValueError(f"max_iter must be an integer >= 1, got {max_iter!r}")
+    check_positive_integers(max_iter=max_iter)
 
 
 def fixed_point(
@@ -430,7 +418,7 @@ def fixed_point(
         0.7390851332
     """
     _check_inputs(g, y0, tol, max_iter)
-    if not (_is_real(atol) and 0 <= atol < math.inf):
+    if not (is_number(atol) and 0 <= atol < math.inf):
         raise ValueError(f"atol must be a finite number >= 0, got {atol!r}")
     stepper = _make_solver(solver, options)
     shape, dtype = y0.shape, y0.dtype
@@ -565,7 +553,7 @@ def iterate(g: Operator, y0: torch.Tensor, steps: int) -> list[torch.Tensor]:
     """
     if not callable(g):
         raise TypeError(f"g must be a callable operator y -> g(y), got {type(g).__name__}")
-    if not (_is_int(steps) and steps >= 0):
+    if not (is_integer(steps) and steps >= 0):
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
     trajectory = [y0]
     for _ in range(steps):

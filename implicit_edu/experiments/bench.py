@@ -394,7 +394,7 @@ def run_solvers(
     repeats: int = 5,
     warmup: int = 1,
     threads: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    on_round: Callable[[str], None] | None = None,
     clock: Callable[[], float] = time.perf_counter,
 ) -> list[SolverRecord]:
     """Run every solver on ``problem`` and time it, interleaved; one record per solver.
@@ -410,6 +410,9 @@ def run_solvers(
     the operating system ran other processes (on a machine shared with other work; with one
     torch thread it is the time the solve computed). It is meaningless on a GPU, whose work runs
     asynchronously to the CPU.
+
+    ``on_round``, if given, is called with a line of text after each timed round (a long
+    benchmark's sign of life; the package's ``progress`` arguments are booleans for bars).
     """
     if repeats < 1 or warmup < 1:
         raise ValueError("need repeats >= 1 and warmup >= 1 (round 0 counts the iterations)")
@@ -448,8 +451,8 @@ def run_solvers(
                     solvers[i].solve(problem.g, y0, tol, problem.max_iter)
                     _synchronize(device)
                     records[i].seconds.append(clock() - start)
-            if progress is not None:
-                progress(f"{problem.name} {records[0].dtype}: round {round_ + 1}/{repeats}")
+            if on_round is not None:
+                on_round(f"{problem.name} {records[0].dtype}: round {round_ + 1}/{repeats}")
     for record in records:
         record.median_seconds = statistics.median(record.seconds)
     return records

@@ -10,7 +10,7 @@ Two classifiers with (almost) the same number of parameters are trained on it in
   with ``W = μ V / ||V||₂`` spectrally normalised (so z ↦ g(z, q) is a μ-contraction for every
   input), solved by :class:`~implicit_edu.core.deq.DEQ` (Anderson acceleration forwards, the
   implicit function theorem backwards). The operator is
-  :class:`~implicit_edu.core.deq.TanhOperator`, whose ``U x + b`` is the input injection Q(x);
+  :class:`~implicit_edu.core.regular.TanhOperator`, whose ``U x + b`` is the input injection Q(x);
   R, c is a linear read-out;
 * the **explicit** classifier, a tanh MLP 64 → h → ... → h → 10 with h chosen so that its
   parameter count matches the implicit one's.
@@ -39,8 +39,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from implicit_edu.core.deq import DEQ, TanhOperator
+from implicit_edu.core.deq import DEQ
 from implicit_edu.core.parameters import parameter_count
+from implicit_edu.core.regular import TanhOperator
 from implicit_edu.core.solvers import iterate
 from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.profiles import get_device, pick, seed_everything
@@ -307,7 +308,7 @@ class ImplicitClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.layer = DEQ(
-            TanhOperator(width, N_PIXELS, mu),
+            TanhOperator(width, N_PIXELS, mu=mu),
             solver=solver,
             backward=backward,
             tol=tol,

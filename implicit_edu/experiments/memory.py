@@ -26,7 +26,6 @@ but repeatable.
 
 from __future__ import annotations
 
-import math
 import statistics
 import time
 import weakref
@@ -40,13 +39,14 @@ from torch.autograd.graph import saved_tensors_hooks
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 
+from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.core.deq import BACKWARD_MODES, DEQ
 from implicit_edu.runtime.notebook import markdown_table, show_progress
 
 __all__ = [
-    "LinearTanhOperator",
     "PeakMemoryTracker",
     "StepCost",
+    "cost_table_parts",
     "fixed_iteration_layer",
     "format_bytes",
     "format_table",
@@ -88,50 +88,10 @@ class StepCost:
     forward_iterations: int | None = None
 
 
-# ------------------------------------------------------------------------------ the operator
-
-
-class LinearTanhOperator(nn.Module):
-    """g(y, x) = tanh(A y + B x + b), with A scaled once, at construction, to ||A||₂ = μ.
-
-    The operator of the memory experiment. Unlike :class:`implicit_edu.core.deq.TanhOperator`, which
-    recomputes W = μ V / ||V||₂ (a singular value decomposition) in every call, one call here is
-    two matrix products and a tanh, so that the memory and time of an unrolled backward measure
-    the iterates themselves, not a weight normalisation repeated N times. At construction g is a
-    μ-contraction in y (tanh is 1-Lipschitz); training may move A away from that bound. Its
-    parameters (A, B, b: A already normalised) and its arithmetic differ from TanhOperator's and
-    :class:`implicit_edu.core.regular.SpectralTanhOperator`'s (V, U, b), so it is not merged
-    with them.
-    """
-
-    def __init__(
-        self,
-        width: int,
-        in_features: int,
-        mu: float = 0.9,
-        generator: torch.Generator | None = None,
-    ) -> None:
-        super().__init__()
-        if not (isinstance(width, int) and width >= 1 and isinstance(in_features, int)):
-            raise ValueError(f"width and in_features must be integers >= 1, got {width!r}")
-        if in_features < 1:
-            raise ValueError(f"in_features must be an integer >= 1, got {in_features!r}")
-        if not (isinstance(mu, (int, float)) and mu > 0):
-            raise ValueError(f"mu must be a number > 0, got {mu!r}")
-        a = torch.randn(width, width, generator=generator)
-        self.A = nn.Parameter(mu * a / torch.linalg.matrix_norm(a, 2))
-        self.B = nn.Parameter(
-            torch.randn(width, in_features, generator=generator) / math.sqrt(in_features)
-        )
-        self.b = nn.Parameter(0.1 * torch.randn(width, generator=generator))
-
-    def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """g(y, x) = tanh(A y + B x + b) for y of shape (batch, width), x of (batch, in)."""
-        return torch.tanh(y @ self.A.T + x @ self.B.T + self.b)
-
-    def initial_state(self, x: torch.Tensor) -> torch.Tensor:
-        """y0 = 0 of shape (batch, width), with x's dtype and device."""
-        return torch.zeros(x.shape[0], self.A.shape[0], dtype=x.dtype, device=x.device)
+# ------------------------------------------------------------------------------ the layer
+# The operator of the experiment is implicit_edu.core.regular.TanhOperator with
+# normalisation="once": W scaled to ‖W‖₂ = μ at construction, so that a call is two matrix
+# products and a tanh, and the measurements see the iterates, not a weight normalisation.
 
 
 def fixed_iteration_layer(g: nn.Module, mode: str, iterations: int, **options: Any) -> DEQ:
@@ -275,10 +235,7 @@ def training_step_cost(
     """
     if mode not in BACKWARD_MODES:
         raise ValueError(f"unknown backward mode {mode!r}; valid modes: {BACKWARD_MODES}")
-    if not (isinstance(iterations, int) and iterations >= 1):
-        raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
-    if not (isinstance(repeats, int) and repeats >= 1):
-        raise ValueError(f"repeats must be an integer >= 1, got {repeats!r}")
+    check_positive_integers(iterations=iterations, repeats=repeats)
     if threads is not None and not (isinstance(threads, int) and threads >= 1):
         raise ValueError(f"threads must be an integer >= 1 or None, got {threads!r}")
     device = x.device
@@ -401,8 +358,12 @@ def format_bytes(n: int | None) -> str:
     raise AssertionError("unreachable")
 
 
-def format_table(records: Sequence[StepCost], markdown: bool = False) -> str:
-    """The records as a table: one row per (iterations, mode); plain text or Markdown."""
+def cost_table_parts(
+    records: Sequence[StepCost],
+) -> tuple[list[str], list[list[str]], list[str | None]]:
+    """The records as a table's header, rows and column alignments: one row per (iterations,
+    mode). Show it with ``captioned_table(header, rows, align=align, caption=...)``
+    (:func:`implicit_edu.runtime.notebook.captioned_table`)."""
     header = ["iterations", "mode", "saved for backward", "peak", "time / step"]
     rows = [
         [
@@ -414,8 +375,14 @@ def format_table(records: Sequence[StepCost], markdown: bool = False) -> str:
         ]
         for r in records
     ]
+    return header, rows, ["right", None, "right", "right", "right"]
+
+
+def format_table(records: Sequence[StepCost], markdown: bool = False) -> str:
+    """The records as a table: one row per (iterations, mode); plain text or Markdown."""
+    header, rows, align = cost_table_parts(records)
     if markdown:
-        return markdown_table(header, rows, align=["right", None, "right", "right", "right"])
+        return markdown_table(header, rows, align=align)
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     lines = ["  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))]
     lines.append("  ".join("-" * w for w in widths))

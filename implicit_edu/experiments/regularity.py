@@ -12,16 +12,17 @@ live in :mod:`implicit_edu.core.regular`) and runs two experiments, both in this
   :data:`DESIGN`. :func:`run_design` trains every cell for every seed; :func:`test_time_run`
   iterates each trained operator far past its training depth and measures the error, the
   relative step and the local factor ``‖∂g/∂y‖₂`` at ``y_N``. :func:`failure_summary`,
-  :func:`design_lines`, :func:`design_summary`, :func:`gradient_note` and :func:`design_table` turn
-  the runs into the numbers and the table of the section.
+  :func:`design_lines`, :func:`design_summary`, :func:`gradient_note` and
+  :func:`design_table_parts` (or :func:`design_table`) turn the runs into the numbers and the
+  table of the section.
 * Section "The trade-off: a bound on μ against speed and accuracy". The learned sufficiency
   construction ``g(y, x) = (1 − ε(x)) y + p(x)`` (equation ``eq-reg-averaged`` with ``h = 0``) is
   trained under each bound ``μ_max`` of :data:`BOUNDS`, with a constant step ``ε = 1 − μ_max`` or
   an adaptive step ``ε(x) ∈ (1 − μ_max, 1)`` (:func:`make_model`, :func:`train_and_measure`,
   :func:`run_sweep`), on ``1/x`` and on the two-dimensional :func:`bump`. :func:`error_floor` is
   the accuracy floor ``e_min(K)`` of proposition ``prop-reg-floor`` ("An accuracy floor for a
-  capped slope"); :func:`summarise`, :func:`markdown_table`, :func:`sweep_glue` and :func:`trend`
-  are the bookkeeping of the section's tables and prose.
+  capped slope"); :func:`summarise`, :func:`sweep_table_parts` (or :func:`markdown_table`),
+  :func:`sweep_glue` and :func:`trend` are the bookkeeping of the section's tables and prose.
 
 Every function draws its random numbers in the same order as the chapter always did (each model
 is seeded with :func:`~implicit_edu.runtime.profiles.seed_everything`), so the book's numbers do
@@ -47,9 +48,10 @@ from implicit_edu.core.regular import (
     AdaptiveStep,
     AveragedOperator,
     LipschitzMLP,
-    SpectralTanhOperator,
+    TanhOperator,
 )
 from implicit_edu.experiments import toy
+from implicit_edu.runtime.notebook import markdown_table as pipe_table
 from implicit_edu.runtime.profiles import seed_everything
 from implicit_edu.runtime.stats import paired_interval
 
@@ -73,6 +75,7 @@ __all__ = [
     "design_lines",
     "design_summary",
     "design_table",
+    "design_table_parts",
     "error_floor",
     "failure_summary",
     "gradient_note",
@@ -83,6 +86,7 @@ __all__ = [
     "run_sweep",
     "summarise",
     "sweep_glue",
+    "sweep_table_parts",
     "test_budget",
     "test_time_run",
     "train_and_measure",
@@ -151,9 +155,7 @@ class TanhRegressor(nn.Module):
         _check_count("unroll", unroll, 1)
         seed_everything(seed)
         self.unroll = unroll
-        self.g = SpectralTanhOperator(
-            STATE_WIDTH, 1, mu=mu, generator=torch.Generator().manual_seed(seed)
-        )
+        self.g = TanhOperator(STATE_WIDTH, 1, mu=mu, generator=torch.Generator().manual_seed(seed))
         self.layer = DEQ(
             self.g,
             solver="anderson",
@@ -352,29 +354,47 @@ def gradient_note(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
     )
 
 
-def design_table(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
-    """The design as a Markdown table: one row per cell, means and counts over the seeds."""
+def design_table_parts(
+    runs: dict[tuple[str, str], list[dict[str, Any]]],
+) -> tuple[list[str], list[list[str]], list[str | None]]:
+    """The design as a table's header, rows and column alignments: one row per cell, means and
+    counts over the seeds. Show it with
+    ``captioned_table(header, rows, align=align, caption=...)``
+    (:func:`implicit_edu.runtime.notebook.captioned_table`)."""
     if not runs:
         raise ValueError("runs is empty: pass the result of run_design")
     first = next(iter(runs.values()))
     if not first:
         raise ValueError("the runs have a cell without seeds: pass the result of run_design")
     late = len(first[0]["errors"]) - 1
-    rows = [
-        "| $W$ | training | mean error at $t = N$ | mean error at "
-        f"$t = {late}$ | seeds still moving | largest factor at $y_N$ |",
-        "|---|---|---:|---:|---:|---:|",
+    header = [
+        "$W$",
+        "training",
+        "mean error at $t = N$",
+        f"mean error at $t = {late}$",
+        "seeds still moving",
+        "largest factor at $y_N$",
     ]
+    rows = []
     for (constraint, backward), cell_runs in runs.items():
         unroll = cell_runs[0]["unroll"]
         rows.append(
-            f"| {constraint} | {'unrolled' if backward == 'unrolled' else 'fixed point (ift)'} | "
-            f"{sum(r['errors'][unroll] for r in cell_runs) / len(cell_runs):.3f} | "
-            f"{sum(r['errors'][-1] for r in cell_runs) / len(cell_runs):.3f} | "
-            f"{sum(_moving(r) for r in cell_runs)} of {len(cell_runs)} | "
-            f"{max(r['jac_at_n'] for r in cell_runs):.3f} |"
+            [
+                constraint,
+                "unrolled" if backward == "unrolled" else "fixed point (ift)",
+                f"{sum(r['errors'][unroll] for r in cell_runs) / len(cell_runs):.3f}",
+                f"{sum(r['errors'][-1] for r in cell_runs) / len(cell_runs):.3f}",
+                f"{sum(_moving(r) for r in cell_runs)} of {len(cell_runs)}",
+                f"{max(r['jac_at_n'] for r in cell_runs):.3f}",
+            ]
         )
-    return "\n".join(rows)
+    return header, rows, [None, None, "right", "right", "right", "right"]
+
+
+def design_table(runs: dict[tuple[str, str], list[dict[str, Any]]]) -> str:
+    """The design as a Markdown table (:func:`design_table_parts`, written out)."""
+    header, rows, align = design_table_parts(runs)
+    return pipe_table(header, rows, align=align)
 
 
 # --- the trade-off: a bound on μ against speed and accuracy -------------------------------------
@@ -634,27 +654,57 @@ def summarise(
     }
 
 
+def sweep_table_parts(
+    table: dict[tuple[bool, float], dict[str, float]],
+    floors: Sequence[float],
+    bounds: Sequence[float] = BOUNDS,
+) -> tuple[list[str], list[list[str]], list[str | None]]:
+    """Constant (C) and adaptive (A) step: mean and largest error, iterations, largest μ(x), as a
+    table's header, rows and column alignments (one row per bound). Show it with
+    ``captioned_table(header, rows, align=align, caption=...)``
+    (:func:`implicit_edu.runtime.notebook.captioned_table`)."""
+    if len(floors) != len(bounds):
+        raise ValueError(f"give one floor per bound: {len(floors)} floors for {len(bounds)} bounds")
+    header = [
+        "$\\mu_{\\max}$",
+        "floor",
+        "C mean",
+        "C max",
+        "C iter.",
+        "A mean",
+        "A max",
+        "A iter. mean",
+        "A iter. max",
+        "A $\\max_x \\mu(x)$",
+    ]
+    rows = []
+    for mu_max, floor in zip(bounds, floors, strict=True):
+        c, a = table[False, mu_max], table[True, mu_max]
+        rows.append(
+            [
+                f"{mu_max}",
+                f"{floor:.3f}",
+                f"{c['mean']:.3f}",
+                f"{c['max']:.3f}",
+                f"{c['it_mean']:.0f}",
+                f"{a['mean']:.3f}",
+                f"{a['max']:.3f}",
+                f"{a['it_mean']:.0f}",
+                f"{a['it_max']:.0f}",
+                f"{a['mu_max_used']:.3f}",
+            ]
+        )
+    return header, rows, [None] * len(header)
+
+
 def markdown_table(
     table: dict[tuple[bool, float], dict[str, float]],
     floors: Sequence[float],
     bounds: Sequence[float] = BOUNDS,
 ) -> str:
-    """Constant (C) and adaptive (A) step: mean and largest error, iterations, largest μ(x)."""
-    if len(floors) != len(bounds):
-        raise ValueError(f"give one floor per bound: {len(floors)} floors for {len(bounds)} bounds")
-    rows = [
-        "| $\\mu_{\\max}$ | floor | C mean | C max | C iter. | A mean | A max "
-        "| A iter. mean | A iter. max | A $\\max_x \\mu(x)$ |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for mu_max, floor in zip(bounds, floors, strict=True):
-        c, a = table[False, mu_max], table[True, mu_max]
-        rows.append(
-            f"| {mu_max} | {floor:.3f} | {c['mean']:.3f} | {c['max']:.3f} "
-            f"| {c['it_mean']:.0f} | {a['mean']:.3f} | {a['max']:.3f} "
-            f"| {a['it_mean']:.0f} | {a['it_max']:.0f} | {a['mu_max_used']:.3f} |"
-        )
-    return "\n".join(rows)
+    """The sweep as a Markdown table (:func:`sweep_table_parts`, written out)."""
+    header, rows, align = sweep_table_parts(table, floors, bounds)
+    return pipe_table(header, rows, align=align)
 
 
 def sweep_glue(

@@ -8,7 +8,9 @@
 * :mod:`~implicit_edu.runtime.cache`: the on-disk cache of generated data and trained models;
 * :mod:`~implicit_edu.runtime.parallel`: several small models trained side by side in worker
   processes;
-* :mod:`~implicit_edu.runtime.stats`: paired differences and their t-quantile intervals.
+* :mod:`~implicit_edu.runtime.stats`: paired differences and their t-quantile intervals;
+* :mod:`~implicit_edu.runtime.gpu_steps`: the ``gpu`` profile's training steps timed on a GPU, and
+  the run times they imply (Part IV).
 
 This layer imports nothing from the layers above it (experiments, exercises).
 """

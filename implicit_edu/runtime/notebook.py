@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -79,10 +81,42 @@ def markdown_table(
     return "\n".join(lines)
 
 
-def html_table(header: list[str], rows: list[tuple]) -> Any:
-    """A table for a cell's output: an HTML table renders on the web page and in Jupyter alike."""
-    from IPython.display import HTML
+#: Set (to "1") by the book's Sphinx extension ``_ext/myst_tables.py`` in the build process, whose
+#: kernels inherit it: captioned tables are then written as MyST ``{table}`` directives.
+MYST_TABLES_VARIABLE = "IMPLICIT_EDU_MYST_TABLES"
+_NAME = re.compile(r"tab-[a-z0-9]+(-[a-z0-9]+)*")
 
-    head = "".join(f"<th>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return HTML(f'<table class="table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
+
+def captioned_table(
+    header: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    caption: str,
+    name: str | None = None,
+    align: Sequence[str | None] | None = None,
+) -> Any:
+    """A table with a caption, for a cell's output: what every table of the book is (issue 15).
+
+    ``header``, ``rows`` and ``align`` are those of :func:`markdown_table`; ``caption`` is one or
+    more sentences of Markdown (math and code allowed). In the book build the output is a MyST
+    ``{table}`` directive, so the page numbers the table ("Table 4.2") and prose can refer to it
+    with ``{numref}`` and its ``name`` (``tab-...``, unique in the book). In plain Jupyter or Colab,
+    which do not know the directive, it is the caption in bold above the pipe table. Returns an
+    ``IPython.display.Markdown`` object: make it the cell's last expression or ``display`` it.
+    """
+    from IPython.display import Markdown
+
+    if not (isinstance(caption, str) and caption.strip()):
+        raise ValueError("a table needs a caption: one sentence or more saying what it shows")
+    if "\n\n" in caption.strip():
+        raise ValueError("the caption must be one paragraph (no blank line)")
+    if name is not None and not _NAME.fullmatch(name):
+        raise ValueError(
+            f"table name {name!r} must look like 'tab-what-it-shows' (lowercase, digits, hyphens)"
+        )
+    body = markdown_table(header, rows, align=align)
+    if os.environ.get(MYST_TABLES_VARIABLE) != "1":
+        return Markdown(f"**{caption.strip()}**\n\n{body}")
+    options = f":name: {name}\n" if name else ""
+    # a colon fence: a backtick fence's first line may not hold the code spans of a caption
+    return Markdown(f":::{{table}} {caption.strip()}\n{options}\n{body}\n:::")

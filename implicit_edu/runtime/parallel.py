@@ -16,6 +16,8 @@ import warnings
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
+from implicit_edu.core.checks import check_positive_integers
+from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.profiles import get_device
 
 
@@ -23,19 +25,20 @@ def run_jobs(
     function: Callable[..., Any],
     jobs: Mapping[Hashable, tuple],
     workers: int = 1,
-    show: bool = False,
+    progress: bool | None = None,
     desc: str = "models",
 ) -> dict[Hashable, Any]:
     """``{key: function(*args)}`` for every ``key: args`` in ``jobs``, in the order of ``jobs``.
 
     ``function`` must be defined at module level (worker processes import it by name). With
-    ``workers`` > 1 on a CPU the jobs run in that many worker processes; ``show`` draws a progress
-    bar (tqdm) over the finished jobs.
+    ``workers`` > 1 on a CPU the jobs run in that many worker processes. ``progress`` draws a
+    progress bar (tqdm) over the finished jobs, labelled ``desc``; None, the package's default,
+    draws one only where someone watches (:func:`~implicit_edu.runtime.notebook.show_progress`).
     """
     from tqdm.auto import tqdm
 
-    if not (isinstance(workers, int) and workers >= 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    check_positive_integers(workers=workers)
+    show = show_progress(progress)
     results: dict[Hashable, Any] = {}
     if workers > 1 and len(jobs) > 1 and get_device().type == "cpu":
         try:

@@ -8,7 +8,12 @@ of every width, the choice of λ, training with early stopping on validation, ca
 paired comparisons blocked by image).
 """
 
-from implicit_edu.experiments.deblur.config import PAPER_LIPSCHITZ, DeblurConfig, config
+from implicit_edu.experiments.deblur.config import (
+    PAPER_LIPSCHITZ,
+    DeblurConfig,
+    config,
+    training_steps,
+)
 from implicit_edu.experiments.deblur.data import (
     TEST_IMAGES,
     TRAIN_IMAGES,
@@ -57,6 +62,7 @@ from implicit_edu.experiments.deblur.train import (
 )
 
 __all__ = [
+    "training_steps",
     "DeblurConfig",
     "PAPER_LIPSCHITZ",
     "config",

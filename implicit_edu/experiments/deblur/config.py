@@ -20,6 +20,7 @@ from implicit_edu.runtime.paper import DEBLUR_LIPSCHITZ
 from implicit_edu.runtime.profiles import current_profile, pick
 
 __all__ = [
+    "training_steps",
     "DeblurConfig",
     "config",
     "PAPER_LIPSCHITZ",
@@ -194,3 +195,19 @@ def config(profile: str | None = None) -> DeblurConfig:
 #: The paper's empirical Lipschitz constants of the deblurring operators
 #: (implicit_edu.runtime.paper).
 PAPER_LIPSCHITZ = DEBLUR_LIPSCHITZ
+
+
+def training_steps(cfg: DeblurConfig) -> dict[str, int]:
+    """The optimiser steps a configuration trains, per model, over every seed (early stopping
+    ignored): each denoiser width's pretraining (``pretrain-x{m}``), its explicit model
+    (``explicit-x{m}``) and the two implicit models (``pgd``, ``hqs``, on the ×1 denoiser), as
+    ``train.train_models`` runs them: one job per width and seed. The keys are those of
+    :mod:`implicit_edu.runtime.gpu_steps`."""
+    steps: dict[str, int] = {}
+    for m in cfg.explicit_multipliers:
+        seeds = len(cfg.seeds_for(m))
+        steps[f"pretrain-x{m}"] = seeds * cfg.pretrain_steps
+        steps[f"explicit-x{m}"] = seeds * cfg.explicit_steps
+    for name in ("pgd", "hqs"):
+        steps[name] = len(cfg.seeds_for(1)) * cfg.implicit_steps
+    return steps

@@ -18,6 +18,7 @@ import math
 import torch
 from torch import nn
 
+from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.experiments.deblur.physics import BlurOperator
 
 __all__ = [
@@ -56,9 +57,7 @@ class Denoiser(nn.Module):
 
     def __init__(self, channels: int = 1, width: int = 16, scales: int = 3, blocks: int = 1):
         super().__init__()
-        for name, value in (("channels", channels), ("width", width), ("scales", scales)):
-            if not (isinstance(value, int) and value >= 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        check_positive_integers(channels=channels, width=width, scales=scales)
         if not (isinstance(blocks, int) and blocks >= 0):
             raise ValueError(f"blocks must be a non-negative integer, got {blocks!r}")
         self.channels, self.scales = channels, scales
@@ -115,8 +114,7 @@ def denoiser_multiply_adds(denoiser: Denoiser, size: int) -> int:
     """
     if not isinstance(denoiser, Denoiser):
         raise TypeError(f"denoiser must be a Denoiser, got {type(denoiser).__name__}")
-    if not (isinstance(size, int) and size >= 1):
-        raise ValueError(f"size must be a positive integer, got {size!r}")
+    check_positive_integers(size=size)
     meta = copy.deepcopy(denoiser).to("meta")
     total = 0
 

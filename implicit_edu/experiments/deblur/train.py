@@ -32,6 +32,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.core.deq import DEQ
 from implicit_edu.experiments.deblur.config import (
     DATA_SETTINGS,
@@ -496,8 +497,7 @@ def train_models(
     names = tuple(names or _model_names(cfg))
     for name in names:
         build_model(cfg, name, lam=1.0)  # fail now on an unknown name
-    if not (isinstance(workers, int) and workers >= 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+    check_positive_integers(workers=workers)
     if seeds is not None:
         for seed in seeds:
             _check_seed(seed)
@@ -511,7 +511,7 @@ def train_models(
             families.setdefault((multiplier, seed), []).append(name)
     order = sorted(families, key=lambda key: (-key[0], key[1]))  # the widest (slowest) first
     jobs = {key: (cfg, key[0], key[1], tuple(families[key]), lam, threads) for key in order}
-    results = run_jobs(_train_family, jobs, workers, show_progress(progress), desc="denoisers")
+    results = run_jobs(_train_family, jobs, workers, progress, desc="denoisers")
     models = {
         (name, seed): results[(multiplier_of(name), seed)]["models"][name]
         for name in names

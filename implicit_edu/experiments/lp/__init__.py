@@ -13,7 +13,12 @@
   (:func:`~implicit_edu.experiments.lp.lipschitz.state_jacobian_norms`).
 """
 
-from implicit_edu.experiments.lp.config import PAPER_ITERATION_ERROR, LPConfig, config
+from implicit_edu.experiments.lp.config import (
+    PAPER_ITERATION_ERROR,
+    LPConfig,
+    config,
+    training_steps,
+)
 from implicit_edu.experiments.lp.data import (
     LPInstance,
     generate,
@@ -51,6 +56,7 @@ from implicit_edu.experiments.lp.train import (
 )
 
 __all__ = [
+    "training_steps",
     "KINDS",
     "MODES",
     "PAPER_ITERATION_ERROR",

@@ -94,10 +94,22 @@ def config(profile: str | None = None) -> LPConfig:
         embeddings=p(smoke=(4, 8), cpu=(4, 8, 16, 32), gpu=(4, 8, 16, 32)),
         seeds=p(smoke=(0,), cpu=(0, 1, 2), gpu=(0, 1, 2)),
         seeds_largest=p(smoke=1, cpu=2, gpu=3),
-        epochs_explicit=p(smoke=30, cpu=300, gpu=5000),
-        epochs_implicit=p(smoke=30, cpu=300, gpu=5000),
+        epochs_explicit=p(smoke=30, cpu=300, gpu=1500),
+        epochs_implicit=p(smoke=30, cpu=300, gpu=1500),
         lipschitz_instances=p(smoke=10, cpu=200, gpu=1000),
         workers=p(smoke=1, cpu=2, gpu=1),
         # a few hundred epochs: the cosine alone; thousands: also drop the rate at the switch
         second_phase_lr=p(smoke=1.0, cpu=1.0, gpu=0.1),
     )
+
+
+def training_steps(cfg: LPConfig) -> dict[str, int]:
+    """The optimiser steps a configuration trains, per model, over every seed: one full-batch step
+    per epoch (``train.train_one``), early stopping ignored. The implicit model's steps are counted
+    at the deeper unroll of its second phase. Keys as in :mod:`implicit_edu.runtime.gpu_steps`:
+    ``explicit-d{d}``, ``implicit-d{d}``."""
+    steps: dict[str, int] = {}
+    for d in cfg.embeddings:
+        steps[f"explicit-d{d}"] = len(cfg.seeds_for(d)) * cfg.epochs_explicit
+        steps[f"implicit-d{d}"] = len(cfg.seeds_for(d)) * cfg.epochs_implicit
+    return steps

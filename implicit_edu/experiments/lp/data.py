@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import cvxpy as cp
 import numpy as np
 
+from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.runtime.cache import cached_arrays, code_hash
 
 #: cvxpy's LP solver (HiGHS when cvxpy has it) and the QP solver of the second, minimum-norm solve.
@@ -269,9 +270,7 @@ def generate(num: int, seed: int, m: int = 10, n: int = 50, nnz: int = 100) -> d
     Infeasible draws are dropped; ``attempts`` says how many were drawn in all. Cached on disk,
     keyed by the arguments and the code of this module (and of those it imports).
     """
-    for name, value in (("num", num), ("m", m), ("n", n), ("nnz", nnz)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_integers(num=num, m=m, n=n, nnz=nnz)
     if nnz > m * n:
         raise ValueError(f"nnz = {nnz} nonzeros do not fit in an {m} × {n} matrix")
     key = {"num": num, "seed": seed, "m": m, "n": n, "nnz": nnz, "solver": LP_SOLVER}

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.core.solvers import iterate
 from implicit_edu.experiments.lp.data import INSTANCE_FIELDS
 
@@ -85,8 +86,7 @@ class HalfConvolution(nn.Module):
 class _Base(nn.Module):
     def __init__(self, d: int, scales: dict[str, float] | None):
         super().__init__()
-        if not (isinstance(d, int) and d >= 1):
-            raise ValueError(f"the embedding size d must be a positive integer, got {d!r}")
+        check_positive_integers(d=d)  # the embedding size
         self.d = d
         self.embed_constraints = mlp(2, d, d)
         self.embed_variables = mlp(3, d, d)

@@ -26,7 +26,6 @@ from implicit_edu.experiments.lp.config import MODEL_SETTINGS, LPConfig
 from implicit_edu.experiments.lp.data import generate, relative_error
 from implicit_edu.experiments.lp.models import build, feature_scales, graph_batch
 from implicit_edu.runtime.cache import cached_state, keyed
-from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
 
@@ -154,7 +153,7 @@ def train_all(cfg: LPConfig, train: dict, val: dict, progress: bool | None = Non
     are trained one after the other in this process.
     """
     todo = {job: (cfg, *job, train, val, 1) for job in jobs(cfg)}
-    results = run_jobs(cached_model, todo, cfg.workers, show_progress(progress))
+    results = run_jobs(cached_model, todo, cfg.workers, progress)
     return {job: results[job] for job in sorted(results)}
 
 

@@ -16,6 +16,7 @@ from implicit_edu.experiments.navier_stokes.config import (
     NavierStokesConfig,
     TrainConfig,
     config,
+    training_steps,
 )
 from implicit_edu.experiments.navier_stokes.data import (
     band_modes,
@@ -55,6 +56,7 @@ from implicit_edu.experiments.navier_stokes.train import (
 )
 
 __all__ = [
+    "training_steps",
     "KINDS",
     "PAPER",
     "DataConfig",

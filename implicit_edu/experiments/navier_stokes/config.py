@@ -17,12 +17,14 @@ it (:mod:`implicit_edu.runtime.cache`); changing any other setting never retrain
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from implicit_edu.runtime.paper import NAVIER_STOKES
 from implicit_edu.runtime.profiles import current_profile, pick
 
 __all__ = [
+    "training_steps",
     "DataConfig",
     "ModelConfig",
     "TrainConfig",
@@ -222,3 +224,21 @@ def config(profile: str | None = None) -> NavierStokesConfig:
         seeds=p(smoke=(0,), cpu=(0, 1), gpu=(0, 1, 2)),
         workers=p(smoke=1, cpu=2, gpu=1),
     )
+
+
+def training_steps(cfg: NavierStokesConfig) -> dict[str, int]:
+    """The optimiser steps a configuration trains, per model, over every pilot run and seed
+    (``train.train_all``: a pilot of ``pilot_fraction`` of the steps for every learning rate, then
+    the full runs), early stopping ignored. The FNO-DEQ's runs start with
+    ``ceil(warmup_fraction × steps)`` unrolled warm-up steps (``implicit-warmup``) and go on as a
+    DEQ (``implicit-deq``). Keys as in :mod:`implicit_edu.runtime.gpu_steps`."""
+    t = cfg.train
+    pilot = max(1, round(t.pilot_fraction * t.steps))
+    runs = [pilot] * len(t.learning_rates) + [t.steps] * len(cfg.seeds)
+    warmup = sum(math.ceil(t.warmup_fraction * n) for n in runs)
+    return {
+        "implicit-warmup": warmup,
+        "implicit-deq": sum(runs) - warmup,
+        "explicit": sum(runs),
+        "explicit_large": sum(runs),
+    }

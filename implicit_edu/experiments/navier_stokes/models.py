@@ -28,6 +28,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.core.deq import DEQ
 from implicit_edu.core.solvers import iterate
 
@@ -87,9 +88,7 @@ class FourierLayer(nn.Module):
 
 
 def _check_width(width: int, modes: int, layers: int) -> None:
-    for name, value in (("width", width), ("modes", modes), ("layers", layers)):
-        if not (isinstance(value, int) and value >= 1):
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_positive_integers(width=width, modes=modes, layers=layers)
 
 
 class _Scaled(nn.Module):
@@ -106,11 +105,13 @@ class _Scaled(nn.Module):
         )
 
     def lifted(self, phi: torch.Tensor) -> torch.Tensor:
-        """P applied to the scaled forcing: (B, N, N) → (B, C, N, N)."""
+        """P applied to the scaled forcing: (B, N, N) → (B, C, N, N), on the model's device
+        (the forcing may come from the CPU)."""
         if phi.dim() != 3 or phi.shape[-1] != phi.shape[-2]:
             raise ValueError(
                 f"the forcing must have shape (B, N, N) on a square grid, got {tuple(phi.shape)}"
             )
+        phi = phi.to(self.input_scale.device)
         return self.lift((phi / self.input_scale.to(phi.dtype))[:, None])
 
     def read(self, z: torch.Tensor) -> torch.Tensor:

@@ -30,7 +30,6 @@ from implicit_edu.experiments.navier_stokes.config import KINDS, MODEL_SETTINGS,
 from implicit_edu.experiments.navier_stokes.data import splits
 from implicit_edu.experiments.navier_stokes.models import ExplicitFNO, ImplicitFNO
 from implicit_edu.runtime.cache import cached_state, keyed
-from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
 
@@ -196,14 +195,13 @@ def train_all(cfg: NavierStokesConfig, progress: bool | None = None) -> dict:
     validation history, the early-stopping step and the training time.
     """
     splits(cfg.data)  # generate (or load) the data once, before the workers need it
-    show = show_progress(progress)
     pilot_steps = max(1, round(cfg.train.pilot_fraction * cfg.train.steps))
     pilot_jobs = {
         (kind, lr): (cfg, kind, cfg.seeds[0], lr, pilot_steps)
         for kind in KINDS
         for lr in cfg.train.learning_rates
     }
-    pilots = run_jobs(cached_model, pilot_jobs, cfg.workers, show, desc="pilots")
+    pilots = run_jobs(cached_model, pilot_jobs, cfg.workers, progress, desc="pilots")
     chosen = {
         kind: min(cfg.train.learning_rates, key=lambda lr: pilots[(kind, lr)]["best_val"])
         for kind in KINDS
@@ -213,7 +211,7 @@ def train_all(cfg: NavierStokesConfig, progress: bool | None = None) -> dict:
         for kind in KINDS
         for seed in cfg.seeds
     }
-    trained = run_jobs(cached_model, jobs, cfg.workers, show, desc="models")
+    trained = run_jobs(cached_model, jobs, cfg.workers, progress, desc="models")
     return {"pilots": pilots, "chosen_lr": chosen, "models": trained}
 
 

@@ -26,6 +26,7 @@ from implicit_edu.experiments.reasoning.config import (
     TransformerModelConfig,
     TransformerTrainConfig,
     config,
+    training_steps,
 )
 from implicit_edu.experiments.reasoning.data import (
     NAMES,
@@ -47,6 +48,7 @@ from implicit_edu.experiments.reasoning.evaluate import (
     contraction_along_path,
     conv_accuracy_table,
     explicit_accuracy,
+    explicit_answers,
     feedforward_accuracy,
     receptive_radius,
     state_changes,
@@ -88,6 +90,7 @@ from implicit_edu.experiments.reasoning.train import (
 )
 
 __all__ = [
+    "training_steps",
     "KINDS",
     "PAPER_LT",
     "ChainDataConfig",
@@ -117,6 +120,7 @@ __all__ = [
     "contraction_along_path",
     "conv_accuracy_table",
     "explicit_accuracy",
+    "explicit_answers",
     "feedforward_accuracy",
     "receptive_radius",
     "state_changes",

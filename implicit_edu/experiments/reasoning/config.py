@@ -23,11 +23,13 @@ changing them never retrains a model.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from implicit_edu.runtime.profiles import current_profile, pick
 
 __all__ = [
+    "training_steps",
     "PrefixDataConfig",
     "ConvModelConfig",
     "ConvTrainConfig",
@@ -260,8 +262,8 @@ def config(profile: str | None = None) -> ReasoningConfig:
         conv_model=ConvModelConfig(width=p(smoke=8, cpu=64, gpu=128)),
         conv_train=ConvTrainConfig(
             iterations=p(smoke=4, cpu=20, gpu=30),
-            epochs=p(smoke=2, cpu=15, gpu=60),
-            feedforward_epochs=p(smoke=2, cpu=30, gpu=120),
+            epochs=p(smoke=2, cpu=15, gpu=20),
+            feedforward_epochs=p(smoke=2, cpu=30, gpu=40),
             batch=p(smoke=16, cpu=100, gpu=150),
         ),
         chain_data=ChainDataConfig(
@@ -284,14 +286,14 @@ def config(profile: str | None = None) -> ReasoningConfig:
             explicit_depth=p(smoke=4, cpu=9, gpu=13),
         ),
         transformer_train=TransformerTrainConfig(
-            steps=p(smoke=6, cpu=1_500, gpu=10_000),
-            explicit_steps=p(smoke=6, cpu=3_000, gpu=20_000),
+            steps=p(smoke=6, cpu=1_500, gpu=2_000),
+            explicit_steps=p(smoke=6, cpu=3_000, gpu=4_000),
             batch=p(smoke=8, cpu=64, gpu=128),
-            warmup=p(smoke=2, cpu=100, gpu=500),
+            warmup=p(smoke=2, cpu=100, gpu=200),
             mean_r=p(smoke=3.0, cpu=10.0, gpu=16.0),
             max_r=p(smoke=4, cpu=16, gpu=24),
             grad_steps=p(smoke=2, cpu=8, gpu=8),
-            validate_every=p(smoke=3, cpu=250, gpu=1_000),
+            validate_every=p(smoke=3, cpu=250, gpu=250),
         ),
         evaluate=EvalConfig(
             conv_iterations=p(
@@ -313,3 +315,19 @@ def config(profile: str | None = None) -> ReasoningConfig:
         seeds=p(smoke=(0,), cpu=(0,), gpu=(0, 1, 2)),
         workers=p(smoke=1, cpu=2, gpu=1),
     )
+
+
+def training_steps(cfg: ReasoningConfig) -> dict[str, int]:
+    """The optimiser steps a configuration trains, per model, over every seed (early stopping
+    ignored): ``ceil(num_train / batch)`` steps per epoch for the two prefix-sum nets (the
+    feed-forward twin gets its own number of epochs), the configured steps for the two
+    transformers. Keys as in :mod:`implicit_edu.runtime.gpu_steps`."""
+    ct, tt = cfg.conv_train, cfg.transformer_train
+    per_epoch = math.ceil(cfg.prefix_data.num_train / ct.batch)
+    seeds = len(cfg.seeds)
+    return {
+        "recurrent_conv": seeds * ct.epochs * per_epoch,
+        "feedforward_conv": seeds * ct.feedforward_epochs * per_epoch,
+        "looped_transformer": seeds * tt.steps,
+        "explicit_transformer": seeds * tt.explicit_steps,
+    }

@@ -52,6 +52,7 @@ __all__ = [
     "bit_flip_ratios",
     "answers",
     "transformer_accuracy",
+    "explicit_answers",
     "explicit_accuracy",
     "chance",
     "text_lipschitz",
@@ -205,15 +206,24 @@ def transformer_accuracy(
 
 
 @torch.no_grad()
+def explicit_answers(
+    model: ExplicitTransformer, tokens: torch.Tensor, seed: int = 0
+) -> torch.Tensor:
+    """The explicit transformer's predicted digit of every statement: shape (B, n + 1), on the CPU
+    whatever the model's device. Its random start is drawn from a generator seeded with ``seed``,
+    as in :func:`answers`."""
+    generator = torch.Generator().manual_seed(seed)
+    return model(tokens.to(_device(model)), generator=generator).argmax(-1).cpu()
+
+
+@torch.no_grad()
 def explicit_accuracy(
     model: ExplicitTransformer, tests: dict[int, dict], seed: int = 0
 ) -> dict[str, np.ndarray]:
     """The explicit transformer's accuracy per hop count: ``{"answer": (H,), "all": (H,)}``."""
     answer, whole = [], []
     for data in tests.values():
-        generator = torch.Generator().manual_seed(seed)
-        logits = model(data["tokens"].to(_device(model)), generator=generator)
-        right = logits.argmax(-1).cpu() == data["targets"]
+        right = explicit_answers(model, data["tokens"], seed) == data["targets"]
         answer.append(float(right[:, -1].float().mean()))
         whole.append(float(right.all(dim=1).float().mean()))
     return {"answer": np.array(answer), "all": np.array(whole)}

@@ -49,7 +49,6 @@ from implicit_edu.experiments.reasoning.models import (
     parameter_count,
 )
 from implicit_edu.runtime.cache import cached_state, keyed
-from implicit_edu.runtime.notebook import show_progress
 from implicit_edu.runtime.parallel import run_jobs
 from implicit_edu.runtime.profiles import fixed_threads, get_device
 
@@ -376,7 +375,7 @@ def train_all(cfg: ReasoningConfig, progress: bool | None = None) -> dict:
     """
     order = ("looped_transformer", "recurrent_conv", "explicit_transformer", "feedforward_conv")
     jobs = {(kind, seed): (cfg, kind, seed) for seed in cfg.seeds for kind in order}
-    done = run_jobs(cached_model, jobs, cfg.workers, show_progress(progress), desc="models")
+    done = run_jobs(cached_model, jobs, cfg.workers, progress, desc="models")
     return {(kind, seed): done[(kind, seed)] for kind in KINDS for seed in cfg.seeds}
 
 
