@@ -77,7 +77,7 @@ def test_chapters_side_by_side_share_the_cores_in_threads(monkeypatch):
     monkeypatch.setattr(build_book.os, "cpu_count", lambda: 4)
     environ = {"MKL_NUM_THREADS": "3"}  # a value already set is kept
     assert build_book.share_the_cores(2, environ) == 2
-    assert environ == {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "3", "IMPLICIT_EDU_THREADS": "2"}
+    assert environ == {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "3"}
     environ = {}
     assert build_book.share_the_cores(8, environ) == 1  # never below one thread
-    assert environ["OMP_NUM_THREADS"] == environ["IMPLICIT_EDU_THREADS"] == "1"
+    assert environ == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -81,16 +81,3 @@ def test_glue_stores_numpy_and_torch_scalars_as_python_numbers(monkeypatch):
     assert stored["a"] == 0.25 and type(stored["a"]) is float
     assert stored["b"] == 3 and type(stored["b"]) is int
     assert stored["c"] == "text" and isinstance(stored["d"], np.ndarray)
-
-
-def test_cpu_threads_follow_the_build_or_take_every_core(monkeypatch):
-    THREADS_VARIABLE, cpu_threads = profiles.THREADS_VARIABLE, profiles.cpu_threads
-    monkeypatch.delenv(THREADS_VARIABLE, raising=False)
-    monkeypatch.setattr("os.cpu_count", lambda: 6)
-    assert cpu_threads() == 6
-    monkeypatch.setenv(THREADS_VARIABLE, "1")
-    assert cpu_threads() == 1
-    for bad in ("0", "two", "-1"):
-        monkeypatch.setenv(THREADS_VARIABLE, bad)
-        with pytest.raises(ValueError, match="IMPLICIT_EDU_THREADS must be an integer >= 1"):
-            cpu_threads()

@@ -19,19 +19,20 @@ import functools
 import os
 import sys
 
-#: Measured seconds per chapter in the ``cpu`` profile from an empty cache (README), used only to
-#: order the work: a wrong or missing value costs time, never correctness.
+#: Measured seconds per chapter in the ``cpu`` profile from an empty cache, two chapters side by
+#: side (README, 2026-12-04), used only to order the work: a wrong or missing value costs time,
+#: never correctness.
 EXPECTED_SECONDS = {
-    "book/part4/linear-programs": 473,
-    "book/part4/navier-stokes": 523,
-    "book/part4/deblurring": 241,
-    "book/part4/looped-models": 475,
-    "book/part3/regularity": 452,
-    "book/part3/first-model": 79,
-    "book/part1/one-over-x": 71,
-    "book/part2/test-time-compute": 63,
-    "book/part3/differentiating": 42,
-    "book/part3/solvers": 35,
+    "book/part4/navier-stokes": 993,
+    "book/part4/linear-programs": 783,
+    "book/part4/looped-models": 604,
+    "book/part4/deblurring": 424,
+    "book/part3/regularity": 382,
+    "book/part3/first-model": 49,
+    "book/part1/one-over-x": 49,
+    "book/part2/test-time-compute": 45,
+    "book/part3/differentiating": 34,
+    "book/part3/solvers": 23,
 }
 
 
@@ -54,14 +55,13 @@ def share_the_cores(jobs: int, environ=os.environ) -> int:
     every kernel's PyTorch uses one OpenMP thread per core, and two chapters side by side put two
     threads on each core: OpenMP's threads spin while they wait for each other, and each chapter
     runs several times slower than it does alone (on 2 cores, a loop of small matrix products ran
-    7 times slower side by side than alone; with one thread each, 1.25 times). So the threads are
-    set to cores / jobs (at least 1): ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS`` for PyTorch's
-    default, and ``IMPLICIT_EDU_THREADS`` for the package's own choices
-    (:func:`implicit_edu.runtime.profiles.cpu_threads`). A value already set is kept. Returns the
-    threads per chapter.
+    7 times slower side by side than alone; with one thread each, 1.25 times). So PyTorch's default
+    is set to cores / jobs threads (at least 1) with ``OMP_NUM_THREADS`` and ``MKL_NUM_THREADS``; a
+    value already set is kept. Code that fixes its threads itself (``fixed_threads``) still does.
+    Returns the threads per chapter.
     """
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "IMPLICIT_EDU_THREADS"):
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         environ.setdefault(name, str(threads))
     return threads
 

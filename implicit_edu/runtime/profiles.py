@@ -65,23 +65,6 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-#: The CPU threads one chapter may use. ``tools/build_book.py`` sets it to cores / jobs when it
-#: executes chapters side by side (with ``OMP_NUM_THREADS``), so that they do not oversubscribe the
-#: cores: two chapters with two OpenMP threads each on two cores spin-wait for each other and run
-#: several times slower than one thread each.
-THREADS_VARIABLE = "IMPLICIT_EDU_THREADS"
-
-
-def cpu_threads() -> int:
-    """The CPU threads this process may use: ``IMPLICIT_EDU_THREADS`` if set, else every core."""
-    value = os.environ.get(THREADS_VARIABLE, "").strip()
-    if not value:
-        return os.cpu_count() or 1
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{THREADS_VARIABLE} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
 @contextlib.contextmanager
 def fixed_threads(n: int | None) -> Iterator[None]:
     """Run the block with ``torch.set_num_threads(n)`` (``None``: leave it as it is).

@@ -10,6 +10,7 @@ keyed by the data configuration and the code that computes them.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import numpy as np
@@ -19,7 +20,7 @@ from implicit_edu.core.checks import check_positive_integers
 from implicit_edu.experiments.navier_stokes.config import DATA_SETTINGS, FINE_SETTINGS, DataConfig
 from implicit_edu.experiments.navier_stokes.physics import SpectralGrid, solve_steady
 from implicit_edu.runtime.cache import cached_arrays, keyed
-from implicit_edu.runtime.profiles import cpu_threads, fixed_threads, get_device
+from implicit_edu.runtime.profiles import fixed_threads, get_device
 
 __all__ = ["random_forcing", "generate", "splits", "fine_grid_test", "band_modes", "upsample"]
 
@@ -53,12 +54,16 @@ def random_forcing(
 def _solve_in_chunks(forcing: torch.Tensor, cfg: DataConfig, chunk: int = 256):
     """Steady states of many forcings, a chunk at a time, on the GPU where there is one.
 
-    On a CPU the batched FFTs of a chunk are large enough for all the cores the chapter may use
-    (up to 4 threads, :func:`~implicit_edu.runtime.profiles.cpu_threads`; the chapters otherwise
-    run on one thread, which suits their small models).
+    On a CPU the batched FFTs of a chunk are large enough for all cores (up to 4 threads; the
+    chapters otherwise run on one thread, which suits their small models). The thread count is
+    fixed by the machine, not by the build's share of it (``tools/build_book.py`` gives chapters
+    side by side one thread each): the FFTs' results depend on it in their last bits, and the
+    FNO-DEQ is sensitive to such bits (in a build that also generated the data on one thread,
+    the share of test flows its forward solve converges on fell from 97 % below the chapter's
+    95 %).
     """
     device = get_device()
-    threads = min(4, cpu_threads()) if device.type == "cpu" else None
+    threads = min(4, os.cpu_count() or 1) if device.type == "cpu" else None
     omegas, converged, residuals = [], [], []
     with fixed_threads(threads):
         for start in range(0, forcing.shape[0], chunk):
@@ -132,7 +137,7 @@ def _build_fine(cfg: DataConfig) -> dict[str, np.ndarray]:
     test = splits(cfg)["test"]
     forcing = upsample(test["forcing"][: cfg.num_fine], cfg.fine_grid)
     start = upsample(test["omega"][: cfg.num_fine], cfg.fine_grid)
-    with fixed_threads(min(4, cpu_threads())):
+    with fixed_threads(min(4, os.cpu_count() or 1)):
         result = solve_steady(forcing, cfg.nu, cfg.drag, tol=cfg.tol, omega0=start, march_steps=0)
     return {
         "forcing": forcing.numpy(),
