@@ -7,6 +7,10 @@
 the function writes it only where ``IMPLICIT_EDU_MYST_TABLES=1``. This extension sets that variable
 in the Sphinx process when the build starts; the kernels that MyST-NB starts to execute the
 chapters inherit it, in parallel reading processes too (they are forked after ``setup``).
+
+Written for myst-nb==1.4.0 (which parses a cell's Markdown output as MyST and starts the kernels
+with the build's environment) and sphinx==7.4.7; a test fails when the pins move, as a reminder
+to check that tables still come out numbered.
 """
 
 import os
